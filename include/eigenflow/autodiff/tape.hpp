@@ -1,0 +1,165 @@
+// The reverse-mode tape: a linear record of matrix-valued nodes.
+//
+// Each node holds a value matrix, an adjoint matrix and a plain function
+// pointer that adds the node's adjoint into its inputs' adjoints (the
+// backward rule sits next to its forward in ops.hpp). Backward is one sweep
+// in reverse creation order, no recursion and no graph of pointers.
+//
+// Memory: nodes live in a std::deque, so references stay valid while the
+// tape grows, and clear() only rewinds a counter. A rebuilt graph of the same
+// shapes reuses every slot and every matrix buffer: after the first step a
+// training step makes no heap allocation in the tape, and capacity() and
+// bytes() stay flat (tests assert it on these counters).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <deque>
+
+#include "eigenflow/autodiff/parameter.hpp"
+#include "eigenflow/core/error.hpp"
+#include "eigenflow/core/types.hpp"
+
+namespace eigenflow {
+
+template <class Scalar>
+class Tape;
+
+/// A handle to a node: {tape, index}. Cheap to copy; valid until the tape is cleared.
+template <class Scalar>
+class Var {
+ public:
+  Var() = default;
+  Var(Tape<Scalar>* tape, std::size_t index) : tape_(tape), index_(index) {}
+
+  Tape<Scalar>& tape() const { return *tape_; }
+  std::size_t index() const { return index_; }
+  const Matrix<Scalar>& value() const { return tape_->node(index_).value; }
+  const Matrix<Scalar>& adjoint() const { return tape_->node(index_).adjoint; }
+  Index rows() const { return value().rows(); }
+  Index cols() const { return value().cols(); }
+
+ private:
+  Tape<Scalar>* tape_ = nullptr;
+  std::size_t index_ = 0;
+};
+
+template <class Scalar>
+class Tape {
+  static_assert(is_supported_scalar_v<Scalar>, "eigenflow supports float and double");
+
+ public:
+  using BackwardFn = void (*)(Tape&, std::size_t self);
+
+  /// One recorded operation. `saved` keeps op-specific constants (a mask, the
+  /// column indices of a gather) so nothing outside the tape must outlive it.
+  struct Node {
+    Matrix<Scalar> value;
+    Matrix<Scalar> adjoint;
+    Matrix<Scalar> saved;
+    BackwardFn backward = nullptr;
+    std::array<std::size_t, 2> input{};
+    std::array<Scalar, 2> scalar{};
+    std::array<Index, 2> integer{};
+    Parameter<Scalar>* parameter = nullptr;
+  };
+
+  Tape() = default;
+  Tape(const Tape&) = delete;  // Vars point at their tape
+  Tape& operator=(const Tape&) = delete;
+
+  /// Forgets every node but keeps their storage for the next graph.
+  void clear() { used_ = 0; }
+
+  std::size_t size() const { return used_; }
+  /// Node slots ever created: the high-water mark of size().
+  std::size_t capacity() const { return nodes_.size(); }
+  /// Bytes held by all node matrices, used or not.
+  std::size_t bytes() const {
+    std::size_t total = 0;
+    for (const auto& node : nodes_)
+      total += sizeof(Scalar) * static_cast<std::size_t>(node.value.size() + node.adjoint.size() +
+                                                         node.saved.size());
+    return total;
+  }
+
+  /// A leaf without gradient (data, masks).
+  template <class Derived>
+  Var<Scalar> constant(const Eigen::MatrixBase<Derived>& value) {
+    Node& node = push(value.rows(), value.cols(), nullptr);
+    node.value = value.template cast<Scalar>();
+    return Var<Scalar>(this, used_ - 1);
+  }
+
+  /// A leaf whose adjoint can be read after backward (e.g. inputs under test).
+  template <class Derived>
+  Var<Scalar> variable(const Eigen::MatrixBase<Derived>& value) {
+    return constant(value);
+  }
+
+  /// A leaf that borrows a parameter's value; backward adds its adjoint into parameter.grad.
+  Var<Scalar> parameter(Parameter<Scalar>& parameter) {
+    Node& node = push(parameter.value.rows(), parameter.value.cols(), &accumulate_into_parameter);
+    node.value = parameter.value;
+    node.parameter = &parameter;
+    if (parameter.grad.rows() != parameter.value.rows() || parameter.grad.cols() != parameter.value.cols())
+      parameter.zero_grad();
+    return Var<Scalar>(this, used_ - 1);
+  }
+
+  /// Reverse sweep from a 1x1 node: seeds its adjoint with 1 and accumulates
+  /// adjoints into every node recorded before it and into parameter grads.
+  void backward(const Var<Scalar>& loss) {
+    if (&loss.tape() != this) throw Error("Tape::backward: the loss belongs to another tape");
+    const std::size_t last = loss.index();
+    if (last >= used_) throw Error("Tape::backward: the loss node was cleared");
+    const Node& root = nodes_[last];
+    if (root.value.rows() != 1 || root.value.cols() != 1)
+      throw ShapeError("Tape::backward: the loss must be 1x1, found " +
+                       detail::shape_string(root.value.rows(), root.value.cols()));
+    for (std::size_t i = 0; i <= last; ++i) {
+      Node& node = nodes_[i];
+      node.adjoint.setZero(node.value.rows(), node.value.cols());
+    }
+    nodes_[last].adjoint(0, 0) = Scalar(1);
+    for (std::size_t i = last + 1; i-- > 0;) {
+      if (nodes_[i].backward != nullptr) nodes_[i].backward(*this, i);
+    }
+  }
+
+  // ---- for op implementations -------------------------------------------
+
+  Node& node(std::size_t index) { return nodes_[index]; }
+  const Node& node(std::size_t index) const { return nodes_[index]; }
+
+  /// Appends a node whose value has shape rows x cols (reusing a slot and its
+  /// buffers where one is free) and returns it; its index is size() - 1.
+  Node& push(Index rows, Index cols, BackwardFn backward) {
+    if (used_ == nodes_.size()) nodes_.emplace_back();
+    Node& node = nodes_[used_++];
+    node.value.resize(rows, cols);
+    node.backward = backward;
+    node.parameter = nullptr;
+    return node;
+  }
+
+  /// Wraps the most recently pushed node in a Var.
+  Var<Scalar> last() { return Var<Scalar>(this, used_ - 1); }
+
+ private:
+  static void accumulate_into_parameter(Tape& tape, std::size_t self) {
+    Node& node = tape.node(self);
+    node.parameter->grad += node.adjoint;
+  }
+
+  std::deque<Node> nodes_;
+  std::size_t used_ = 0;
+};
+
+/// The value of a plain matrix is itself; of a Var, the matrix on its tape.
+template <class Scalar>
+const Matrix<Scalar>& value_of(const Var<Scalar>& var) { return var.value(); }
+template <class Scalar>
+const Matrix<Scalar>& value_of(const Matrix<Scalar>& matrix) { return matrix; }
+
+}  // namespace eigenflow

@@ -1,0 +1,129 @@
+// Elementwise scalar functions with their derivatives: the single definition
+// of each activation and transcendental that both the plain (inference) path
+// and the taped (training) path apply.
+//
+// Each functor has value(x) and derivative(x, y) where y = value(x); the
+// derivative may use y to save a second transcendental (tanh' = 1 - y^2).
+#pragma once
+
+#include <cmath>
+
+namespace eigenflow::fn {
+
+struct Identity {
+  template <class S> static S value(S x) { return x; }
+  template <class S> static S derivative(S, S) { return S(1); }
+};
+
+struct Exp {
+  template <class S> static S value(S x) { return std::exp(x); }
+  template <class S> static S derivative(S, S y) { return y; }
+};
+
+struct Log {
+  template <class S> static S value(S x) { return std::log(x); }
+  template <class S> static S derivative(S x, S) { return S(1) / x; }
+};
+
+struct Log1p {
+  template <class S> static S value(S x) { return std::log1p(x); }
+  template <class S> static S derivative(S x, S) { return S(1) / (S(1) + x); }
+};
+
+struct Sqrt {
+  template <class S> static S value(S x) { return std::sqrt(x); }
+  template <class S> static S derivative(S, S y) { return S(0.5) / y; }
+};
+
+struct Square {
+  template <class S> static S value(S x) { return x * x; }
+  template <class S> static S derivative(S x, S) { return S(2) * x; }
+};
+
+struct Abs {
+  template <class S> static S value(S x) { return std::abs(x); }
+  template <class S> static S derivative(S x, S) { return x > S(0) ? S(1) : (x < S(0) ? S(-1) : S(0)); }
+};
+
+struct Tanh {
+  template <class S> static S value(S x) { return std::tanh(x); }
+  template <class S> static S derivative(S, S y) { return S(1) - y * y; }
+};
+
+/// sigmoid(x) = 1 / (1 + e^-x), evaluated without overflow for either sign.
+struct Sigmoid {
+  template <class S> static S value(S x) {
+    if (x >= S(0)) return S(1) / (S(1) + std::exp(-x));
+    const S e = std::exp(x);
+    return e / (S(1) + e);
+  }
+  template <class S> static S derivative(S, S y) { return y * (S(1) - y); }
+};
+
+/// softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|)  (no overflow, no cancellation).
+struct Softplus {
+  template <class S> static S value(S x) { return std::max(x, S(0)) + std::log1p(std::exp(-std::abs(x))); }
+  template <class S> static S derivative(S x, S) { return Sigmoid::value(x); }
+};
+
+struct Relu {
+  template <class S> static S value(S x) { return x > S(0) ? x : S(0); }
+  template <class S> static S derivative(S x, S) { return x > S(0) ? S(1) : S(0); }
+};
+
+/// Leaky ReLU with the fixed slope 0.01 used inside conditioner MLPs (PyTorch's default).
+struct LeakyRelu {
+  template <class S> static S value(S x) { return x > S(0) ? x : S(0.01) * x; }
+  template <class S> static S derivative(S x, S) { return x > S(0) ? S(1) : S(0.01); }
+};
+
+/// elu(x) = x for x > 0, e^x - 1 otherwise (expm1 keeps precision near 0).
+struct Elu {
+  template <class S> static S value(S x) { return x > S(0) ? x : std::expm1(x); }
+  template <class S> static S derivative(S x, S y) { return x > S(0) ? S(1) : y + S(1); }
+};
+
+/// silu(x) = x * sigmoid(x);  silu' = s + x s (1 - s).
+struct Silu {
+  template <class S> static S value(S x) { return x * Sigmoid::value(x); }
+  template <class S> static S derivative(S x, S) {
+    const S s = Sigmoid::value(x);
+    return s + x * s * (S(1) - s);
+  }
+};
+
+/// Exact GELU: x * Phi(x) = x/2 (1 + erf(x / sqrt 2));  gelu' = Phi(x) + x phi(x).
+struct Gelu {
+  template <class S> static S value(S x) {
+    return S(0.5) * x * (S(1) + std::erf(x * S(0.70710678118654752440)));
+  }
+  template <class S> static S derivative(S x, S) {
+    const S cdf = S(0.5) * (S(1) + std::erf(x * S(0.70710678118654752440)));
+    const S pdf = S(0.39894228040143267794) * std::exp(S(-0.5) * x * x);
+    return cdf + x * pdf;
+  }
+};
+
+/// Tanh-approximated GELU (PyTorch approximate='tanh'):
+/// x/2 (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
+struct GeluTanh {
+  template <class S> static S value(S x) {
+    return S(0.5) * x * (S(1) + std::tanh(inner(x)));
+  }
+  template <class S> static S derivative(S x, S) {
+    const S t = std::tanh(inner(x));
+    const S d_inner = S(0.79788456080286535588) * (S(1) + S(3 * 0.044715) * x * x);
+    return S(0.5) * (S(1) + t) + S(0.5) * x * (S(1) - t * t) * d_inner;
+  }
+
+ private:
+  template <class S> static S inner(S x) { return S(0.79788456080286535588) * (x + S(0.044715) * x * x * x); }
+};
+
+/// Heaviside step of -x (1 where x < 0): counts negative entries, derivative 0.
+struct IsNegative {
+  template <class S> static S value(S x) { return x < S(0) ? S(1) : S(0); }
+  template <class S> static S derivative(S, S) { return S(0); }
+};
+
+}  // namespace eigenflow::fn

@@ -1,0 +1,24 @@
+// Helpers shared by the test files: seeded random matrices.
+#pragma once
+
+#include <eigenflow/core/random.hpp>
+#include <eigenflow/core/types.hpp>
+
+namespace eigenflow::test {
+
+/// Entries uniform in [low, high).
+inline Matrix<double> uniform_matrix(Random& rng, Index rows, Index cols, double low = -1.0, double high = 1.0) {
+  Matrix<double> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(low, high);
+  return m;
+}
+
+/// Entries with |x| in [low, high) and random sign: keeps away from kinks at 0.
+inline Matrix<double> away_from_zero(Random& rng, Index rows, Index cols, double low = 0.1, double high = 2.0) {
+  Matrix<double> m = uniform_matrix(rng, rows, cols, low, high);
+  for (Index i = 0; i < m.size(); ++i)
+    if (rng.uniform() < 0.5) m.data()[i] = -m.data()[i];
+  return m;
+}
+
+}  // namespace eigenflow::test
