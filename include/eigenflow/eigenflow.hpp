@@ -3,10 +3,12 @@
 #pragma once
 
 #include "eigenflow/core/broadcast.hpp"
+#include "eigenflow/core/checks.hpp"
 #include "eigenflow/core/error.hpp"
 #include "eigenflow/core/functions.hpp"
 #include "eigenflow/core/matrix_ops.hpp"
 #include "eigenflow/core/random.hpp"
+#include "eigenflow/core/root_finding.hpp"
 #include "eigenflow/core/types.hpp"
 
 #include "eigenflow/autodiff/context.hpp"
@@ -17,3 +19,20 @@
 
 #include "eigenflow/nn/activation.hpp"
 #include "eigenflow/nn/mlp.hpp"
+
+#include "eigenflow/distributions/base_distribution.hpp"
+#include "eigenflow/distributions/diagonal_gaussian.hpp"
+#include "eigenflow/distributions/standard_normal.hpp"
+
+#include "eigenflow/flows/additive_coupling.hpp"
+#include "eigenflow/flows/affine_coupling.hpp"
+#include "eigenflow/flows/flow_methods.hpp"
+#include "eigenflow/flows/flow_stack.hpp"
+#include "eigenflow/flows/inverted.hpp"
+#include "eigenflow/flows/layer.hpp"
+#include "eigenflow/flows/leaky_relu.hpp"
+#include "eigenflow/flows/masks.hpp"
+#include "eigenflow/flows/permutation.hpp"
+#include "eigenflow/flows/planar.hpp"
+#include "eigenflow/flows/radial.hpp"
+#include "eigenflow/flows/static_flow_stack.hpp"

@@ -1,0 +1,60 @@
+// NICE additive coupling (seed 002). With a binary mask b (1 = pass through):
+//   forward  z = x + (1−b)⊙t(b⊙x)
+//   inverse  x = z − (1−b)⊙t(b⊙z)
+//   log|det ∂z/∂x| = 0   (volume preserving)
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "eigenflow/flows/layer.hpp"
+#include "eigenflow/flows/masks.hpp"
+#include "eigenflow/nn/mlp.hpp"
+
+namespace eigenflow {
+
+template <class S>
+class AdditiveCoupling : public LayerBase<AdditiveCoupling<S>, S> {
+ public:
+  AdditiveCoupling(const RowVector<S>& mask, Mlp<S> t_net) : mask_(mask), t_net_(std::move(t_net)) {
+    detail::validate_mask("AdditiveCoupling", mask_);
+    complement_ = RowVector<S>::Ones(mask_.cols()) - mask_;
+    if (t_net_.input_dim() != dim() || t_net_.output_dim() != dim())
+      throw ShapeError("AdditiveCoupling: t_net must map " + std::to_string(dim()) + " -> " + std::to_string(dim()) +
+                       ", found " + std::to_string(t_net_.input_dim()) + " -> " + std::to_string(t_net_.output_dim()));
+    t_net_.set_name("additive_coupling.t_net.");
+  }
+
+  /// Hidden layers given by hidden width, depth and activation; see AffineCoupling::make.
+  static AdditiveCoupling make(const RowVector<S>& mask, Index hidden, Index depth, Activation activation,
+                               Random& rng, bool identity_init = false) {
+    return AdditiveCoupling(mask, Mlp<S>({mask.cols(), hidden, depth, mask.cols(), activation}, rng, identity_init));
+  }
+
+  Index dim() const override { return mask_.cols(); }
+  std::string type() const override { return "additive_coupling"; }
+  const RowVector<S>& mask() const { return mask_; }
+  const Mlp<S>& t_net() const { return t_net_; }
+  ParameterList<S> parameters() override { return t_net_.parameters(); }
+
+  template <class C>
+  std::pair<typename C::Value, typename C::Value> forward_math(C& context, const typename C::Value& x) const {
+    return {add(x, shift(context, x)), detail::zero_log_det(context, x)};
+  }
+  template <class C>
+  std::pair<typename C::Value, typename C::Value> inverse_math(C& context, const typename C::Value& z) const {
+    return {sub(z, shift(context, z)), detail::zero_log_det(context, z)};
+  }
+
+ private:
+  template <class C>
+  typename C::Value shift(C& context, const typename C::Value& v) const {
+    return mask_multiply(t_net_.apply(context, mask_multiply(v, mask_)), complement_);
+  }
+
+  RowVector<S> mask_;
+  RowVector<S> complement_;
+  Mlp<S> t_net_;
+};
+
+}  // namespace eigenflow

@@ -1,0 +1,60 @@
+// What every flow stack derives from its forward and inverse passes:
+//   log p(x) = log p_base(f(x)) + log|det ∂f/∂x|
+//   sampling: x = f⁻¹(z), z ~ p_base;  log p(x) = log p_base(z) − log|det ∂f⁻¹/∂z|
+#pragma once
+
+#include <string>
+
+#include "eigenflow/autodiff/ops.hpp"
+#include "eigenflow/core/checks.hpp"
+#include "eigenflow/core/random.hpp"
+#include "eigenflow/flows/layer.hpp"
+
+namespace eigenflow {
+
+/// Points drawn from a flow with the log density of each.
+template <class S>
+struct Samples {
+  Matrix<S> points;
+  ColumnVector<S> log_prob;
+};
+
+/// CRTP mixin: Derived provides forward/inverse (plain and taped) and base().
+template <class Derived, class S>
+class FlowMethods {
+ public:
+  /// log p(x) per row.
+  ColumnVector<S> log_prob(const Matrix<S>& x) const {
+    const Transformed<S> latent = derived().forward(x);
+    return derived().base().log_prob(latent.points) + latent.log_det;
+  }
+
+  /// log p(x) per row, recorded on a tape (N x 1).
+  Var<S> log_prob(Tape<S>& tape, const Var<S>& x) {
+    const TapedTransformed<S> latent = derived().forward(tape, x);
+    return add(derived().base().log_prob(tape, latent.points), latent.log_det);
+  }
+
+  /// The training loss: −mean log p(x), recorded on a tape (1 x 1).
+  Var<S> negative_log_likelihood(Tape<S>& tape, const Var<S>& x) { return scale(mean(log_prob(tape, x)), S(-1)); }
+
+  /// n points x = f⁻¹(z), z ~ base.
+  Matrix<S> sample(Index n, Random& rng) const { return derived().inverse(draw_base(n, rng)).points; }
+
+  /// n points with their log densities, from one inverse pass.
+  Samples<S> sample_and_log_prob(Index n, Random& rng) const {
+    const Matrix<S> z = draw_base(n, rng);
+    Transformed<S> data = derived().inverse(z);
+    return {std::move(data.points), derived().base().log_prob(z) - data.log_det};
+  }
+
+ private:
+  Matrix<S> draw_base(Index n, Random& rng) const {
+    if (n < 0) throw ValueError("sample: the number of points must be non-negative, found " + std::to_string(n));
+    return derived().base().sample(n, rng);
+  }
+  const Derived& derived() const { return static_cast<const Derived&>(*this); }
+  Derived& derived() { return static_cast<Derived&>(*this); }
+};
+
+}  // namespace eigenflow

@@ -1,0 +1,100 @@
+// StaticFlowStack<L1, …, LK>: layers composed at compile time. The same
+// verbs as FlowStack, with every call resolved statically (no virtual
+// dispatch, no heap-held layers); the base is a standard normal.
+//   f = f_K ∘ … ∘ f_1,  log|det ∂f/∂x| = Σ_k log|det ∂f_k|
+#pragma once
+
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "eigenflow/distributions/standard_normal.hpp"
+#include "eigenflow/flows/flow_methods.hpp"
+
+namespace eigenflow {
+
+template <class First, class... Rest>
+class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, typename First::Scalar> {
+ public:
+  using Scalar = typename First::Scalar;
+  static_assert((std::is_same_v<Scalar, typename Rest::Scalar> && ...), "all layers must share one scalar type");
+  static constexpr std::size_t size() { return 1 + sizeof...(Rest); }
+
+  explicit StaticFlowStack(First first, Rest... rest)
+      : layers_(std::move(first), std::move(rest)...), base_(std::get<0>(layers_).dim()) {
+    std::apply(
+        [this](const auto&... layer) {
+          std::size_t index = 0;
+          (check_dim(layer, index++), ...);
+        },
+        layers_);
+  }
+
+  Index dim() const { return base_.dim(); }
+  const StandardNormal<Scalar>& base() const { return base_; }
+  StandardNormal<Scalar>& base() { return base_; }
+  template <std::size_t I> const auto& layer() const { return std::get<I>(layers_); }
+  template <std::size_t I> auto& layer() { return std::get<I>(layers_); }
+
+  Transformed<Scalar> forward(const Matrix<Scalar>& x) const {
+    check_input("StaticFlowStack.forward", x);
+    Transformed<Scalar> result{x, ColumnVector<Scalar>::Zero(x.rows())};
+    std::apply([&result](const auto&... layer) { (accumulate(result, layer.forward(result.points)), ...); }, layers_);
+    return result;
+  }
+
+  Transformed<Scalar> inverse(const Matrix<Scalar>& z) const {
+    check_input("StaticFlowStack.inverse", z);
+    Transformed<Scalar> result{z, ColumnVector<Scalar>::Zero(z.rows())};
+    inverse_from<size()>(result);
+    return result;
+  }
+
+  TapedTransformed<Scalar> forward(Tape<Scalar>& tape, const Var<Scalar>& x) {
+    check_input("StaticFlowStack.forward", x.value());
+    TapedTransformed<Scalar> result{x, tape.constant(Matrix<Scalar>::Zero(x.rows(), 1))};
+    std::apply([&](auto&... layer) { (accumulate(result, layer.forward(tape, result.points)), ...); }, layers_);
+    return result;
+  }
+
+  ParameterList<Scalar> parameters() {
+    ParameterList<Scalar> list;
+    std::apply([&list](auto&... layer) { (append(list, layer.parameters()), ...); }, layers_);
+    return list;
+  }
+
+ private:
+  template <class L>
+  void check_dim(const L& layer, std::size_t index) const {
+    if (layer.dim() != base_.dim())
+      throw ShapeError("StaticFlowStack: layer " + std::to_string(index) + " (" + layer.type() + ") has dimension " +
+                       std::to_string(layer.dim()) + ", the first layer " + std::to_string(base_.dim()));
+  }
+  void check_input(const char* where, const Matrix<Scalar>& points) const {
+    detail::require_columns(where, points, dim());
+    detail::require_finite(where, points);
+  }
+  static void accumulate(Transformed<Scalar>& result, Transformed<Scalar> step) {
+    result.points = std::move(step.points);
+    result.log_det += step.log_det;
+  }
+  static void accumulate(TapedTransformed<Scalar>& result, const TapedTransformed<Scalar>& step) {
+    result = {step.points, add(result.log_det, step.log_det)};
+  }
+  static void append(ParameterList<Scalar>& list, const ParameterList<Scalar>& more) {
+    list.insert(list.end(), more.begin(), more.end());
+  }
+  // Layers I-1, I-2, …, 0 inverted in that order.
+  template <std::size_t I>
+  void inverse_from(Transformed<Scalar>& result) const {
+    if constexpr (I > 0) {
+      accumulate(result, std::get<I - 1>(layers_).inverse(result.points));
+      inverse_from<I - 1>(result);
+    }
+  }
+
+  std::tuple<First, Rest...> layers_;
+  StandardNormal<Scalar> base_;
+};
+
+}  // namespace eigenflow

@@ -1,0 +1,69 @@
+// Every layer type with random parameters, for the conformance tests.
+#pragma once
+
+#include <eigenflow/eigenflow.hpp>
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace eigenflow::test {
+
+struct LayerCase {
+  std::string name;
+  std::function<std::unique_ptr<Layer<double>>(Index dim, Random& rng)> make;
+};
+
+/// softplus⁻¹(y) = log(expm1(y)): the raw value that softplus maps to y.
+inline double inverse_softplus(double y) { return std::log(std::expm1(y)); }
+
+/// A planar layer whose ûᵀw = m (any m > −1), with random directions.
+inline Planar<double> planar_with_m(Index dim, Random& rng, double m) {
+  RowVector<double> w(dim);
+  for (Index j = 0; j < dim; ++j) w(j) = rng.uniform(-1, 1) + (j == 0 ? 1.5 : 0.0);
+  // wᵀu = softplus⁻¹(m + 1), so that −1 + softplus(wᵀu) = m.
+  RowVector<double> u = w * (inverse_softplus(m + 1.0) / w.squaredNorm());
+  return Planar<double>(u, w, rng.uniform(-0.5, 0.5));
+}
+
+inline std::vector<LayerCase> all_layer_cases() {
+  using L = std::unique_ptr<Layer<double>>;
+  return {
+      {"leaky_relu", [](Index d, Random&) -> L { return std::make_unique<LeakyReLU<double>>(d, 0.6); }},
+      {"affine_coupling (separate, tanh)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<AffineCoupling<double>>(AffineCoupling<double>::make(
+             alternating_mask(d, 0), {12, 2, Activation::tanh}, Conditioner::separate, ScaleActivation::tanh, rng));
+       }},
+      {"affine_coupling (shared, identity scale)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<AffineCoupling<double>>(AffineCoupling<double>::make(
+             checkerboard_mask(d, 1), {12, 2, Activation::gelu}, Conditioner::shared, ScaleActivation::identity, rng));
+       }},
+      {"additive_coupling",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<AdditiveCoupling<double>>(
+             AdditiveCoupling<double>::make(alternating_mask(d, 1), 12, 2, Activation::silu, rng));
+       }},
+      {"planar", [](Index d, Random& rng) -> L { return std::make_unique<Planar<double>>(planar_with_m(d, rng, 0.8)); }},
+      {"planar (contracting, m = -0.6)",
+       [](Index d, Random& rng) -> L { return std::make_unique<Planar<double>>(planar_with_m(d, rng, -0.6)); }},
+      {"radial",
+       [](Index d, Random& rng) -> L {
+         RowVector<double> z0(d);
+         for (Index j = 0; j < d; ++j) z0(j) = rng.uniform(-0.5, 0.5);
+         return std::make_unique<Radial<double>>(z0, rng.uniform(-1, 1), rng.uniform(-1, 1));
+       }},
+      {"permutation", [](Index d, Random& rng) -> L { return std::make_unique<Permutation<double>>(Permutation<double>::random(d, rng)); }},
+      {"inverted planar",
+       [](Index d, Random& rng) -> L { return std::make_unique<Inverted<Planar<double>>>(planar_with_m(d, rng, 0.5)); }},
+      {"inverted radial",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<Inverted<Radial<double>>>(Radial<double>::random(d, rng));
+       }},
+  };
+}
+
+}  // namespace eigenflow::test

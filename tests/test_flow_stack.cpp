@@ -1,0 +1,163 @@
+// FlowStack and StaticFlowStack: composition, densities that integrate to
+// one, sampling consistent with log_prob, base distributions.
+#include <catch2/catch.hpp>
+
+#include "layer_zoo.hpp"
+#include "test_support.hpp"
+
+using namespace eigenflow;
+using eigenflow::test::uniform_matrix;
+
+namespace {
+
+/// A 2D stack holding every layer type.
+FlowStack<double> every_layer_stack(Random& rng) {
+  FlowStack<double> flow(2);
+  for (const auto& layer_case : eigenflow::test::all_layer_cases()) flow.append(layer_case.make(2, rng));
+  return flow;
+}
+
+/// ∫ p over [-half_width, half_width]² by the midpoint rule on cells x cells.
+template <class Density>
+double integrate_2d(const Density& log_density, double half_width, Index cells) {
+  const double h = 2 * half_width / static_cast<double>(cells);
+  Matrix<double> grid(cells * cells, 2);
+  for (Index i = 0; i < cells; ++i)
+    for (Index j = 0; j < cells; ++j) {
+      grid(i * cells + j, 0) = -half_width + (static_cast<double>(i) + 0.5) * h;
+      grid(i * cells + j, 1) = -half_width + (static_cast<double>(j) + 0.5) * h;
+    }
+  return log_density(grid).array().exp().sum() * h * h;
+}
+
+}  // namespace
+
+TEST_CASE("a 2D stack of every layer type has a density that integrates to one", "[flow_stack]") {
+  Random rng(1);
+  const FlowStack<double> flow = every_layer_stack(rng);
+  REQUIRE(flow.size() == eigenflow::test::all_layer_cases().size());
+  const double mass = integrate_2d([&](const Matrix<double>& x) { return flow.log_prob(x); }, 12.0, 1200);
+  CHECK(mass == Approx(1.0).margin(3e-3));
+}
+
+TEST_CASE("the forward log-det of a stack is the sum of its layers'", "[flow_stack]") {
+  Random rng(2);
+  const FlowStack<double> flow = every_layer_stack(rng);
+  const Matrix<double> x = uniform_matrix(rng, 10, 2, -2, 2);
+  ColumnVector<double> total = ColumnVector<double>::Zero(10);
+  Matrix<double> points = x;
+  for (std::size_t k = 0; k < flow.size(); ++k) {
+    auto step = flow.layer(k).forward(points);
+    total += step.log_det;
+    points = step.points;
+  }
+  const auto result = flow.forward(x);
+  CHECK((result.points - points).cwiseAbs().maxCoeff() == 0.0);
+  CHECK((result.log_det - total).cwiseAbs().maxCoeff() <= 1e-12);
+  const auto trajectory = flow.forward_trajectory(x);
+  REQUIRE(trajectory.size() == flow.size() + 1);
+  CHECK(trajectory.front() == x);
+  CHECK(trajectory.back() == result.points);
+  const auto backwards = flow.inverse_trajectory(result.points);
+  REQUIRE(backwards.size() == flow.size() + 1);
+  CHECK((backwards.back() - x).cwiseAbs().maxCoeff() <= 1e-10);
+}
+
+TEST_CASE("sample_and_log_prob agrees with log_prob of the samples", "[flow_stack]") {
+  Random rng(3);
+  const FlowStack<double> flow = every_layer_stack(rng);
+  Random draw(4);
+  const auto samples = flow.sample_and_log_prob(500, draw);
+  CHECK(samples.points.rows() == 500);
+  CHECK((flow.log_prob(samples.points) - samples.log_prob).cwiseAbs().maxCoeff() <= 1e-9);
+  Random same(4);
+  CHECK(flow.sample(500, same) == samples.points);
+  CHECK_THROWS_AS(flow.sample(-1, draw), ValueError);
+}
+
+TEST_CASE("samples follow the model: a moment check on a known linear flow", "[flow_stack]") {
+  // LeakyReLU with slope a: x = z for z >= 0 and z / a for z < 0, so
+  // E[x] = (1 - 1/a)/sqrt(2π) per coordinate; compared with 5 standard errors.
+  FlowStack<double> flow(2);
+  flow.append(LeakyReLU<double>(2, 0.5));
+  Random rng(5);
+  const Matrix<double> x = flow.sample(200000, rng);
+  const double expected = (1 - 1 / 0.5) / std::sqrt(2 * M_PI);
+  const double sd = std::sqrt((0.5 * 1 + 0.5 * 4) - expected * expected);
+  for (Index j = 0; j < 2; ++j) CHECK(x.col(j).mean() == Approx(expected).margin(5 * sd / std::sqrt(200000.0)));
+}
+
+TEST_CASE("a static stack computes exactly what the runtime stack computes", "[flow_stack]") {
+  Random rng(6);
+  const LeakyReLU<double> leaky(2, 0.7);
+  const auto coupling = AffineCoupling<double>::make(alternating_mask(2, 0), {16, 2, Activation::relu},
+                                                     Conditioner::separate, ScaleActivation::tanh, rng);
+  const auto planar = Planar<double>::random(2, rng);
+  const auto radial = Radial<double>::random(2, rng);
+  StaticFlowStack<LeakyReLU<double>, AffineCoupling<double>, Planar<double>, Radial<double>> fixed(leaky, coupling,
+                                                                                                    planar, radial);
+  FlowStack<double> dynamic(2);
+  dynamic.append(leaky);
+  dynamic.append(coupling);
+  dynamic.append(planar);
+  dynamic.append(radial);
+
+  const Matrix<double> x = uniform_matrix(rng, 30, 2, -2, 2);
+  CHECK(fixed.log_prob(x) == dynamic.log_prob(x));
+  CHECK(fixed.inverse(x).points == dynamic.inverse(x).points);
+  Random a(7), b(7);
+  CHECK(fixed.sample(10, a) == dynamic.sample(10, b));
+  CHECK(fixed.parameters().size() == dynamic.parameters().size());
+  Tape<double> tape;
+  CHECK(fixed.log_prob(tape, tape.constant(x)).value() == Matrix<double>(dynamic.log_prob(x)));
+  CHECK(decltype(fixed)::size() == 4);
+}
+
+TEST_CASE("a copied stack is independent of the original", "[flow_stack]") {
+  Random rng(8);
+  FlowStack<double> flow = every_layer_stack(rng);
+  FlowStack<double> copy = flow;
+  const Matrix<double> x = uniform_matrix(rng, 5, 2);
+  CHECK(copy.log_prob(x) == flow.log_prob(x));
+  for (auto* p : copy.parameters()) p->value.array() += 0.1;
+  CHECK(copy.log_prob(x) != flow.log_prob(x));
+}
+
+TEST_CASE("a diagonal Gaussian base has the closed-form density and trainable gradients", "[flow_stack]") {
+  RowVector<double> mean(2), log_std(2);
+  mean << 0.5, -1.0;
+  log_std << 0.2, -0.3;
+  FlowStack<double> flow(2);
+  flow.set_base(std::make_unique<DiagonalGaussian<double>>(mean, log_std));
+  Matrix<double> x(1, 2);
+  x << 0.1, 0.4;
+  double expected = 0;
+  for (Index j = 0; j < 2; ++j) {
+    const double sigma = std::exp(log_std(j));
+    expected += -0.5 * std::pow((x(0, j) - mean(j)) / sigma, 2) - std::log(sigma) - 0.5 * std::log(2 * M_PI);
+  }
+  CHECK(flow.log_prob(x)(0) == Approx(expected).epsilon(1e-14));
+  Random rng(9);
+  flow.append(LeakyReLU<double>(2, 0.8));
+  const Matrix<double> batch = uniform_matrix(rng, 12, 2, -2, 2);
+  const auto result = check_parameter_gradients(
+      [&](Tape<double>& tape) { return flow.negative_log_likelihood(tape, tape.constant(batch)); }, flow.parameters());
+  INFO(result.worst);
+  CHECK(result.passed);
+  CHECK(flow.parameters().size() == 3);
+  const double mass = integrate_2d([&](const Matrix<double>& p) { return flow.log_prob(p); }, 12.0, 800);
+  CHECK(mass == Approx(1.0).margin(3e-3));
+}
+
+TEST_CASE("a stack rejects bad input with a message", "[flow_stack]") {
+  Random rng(10);
+  FlowStack<double> flow(2);
+  CHECK_THROWS_AS(flow.append(LeakyReLU<double>(3)), ShapeError);
+  flow.append(LeakyReLU<double>(2));
+  Matrix<double> x = Matrix<double>::Zero(3, 2);
+  x(1, 1) = std::nan("");
+  CHECK_THROWS_WITH(flow.log_prob(x), Catch::Contains("row 1") && Catch::Contains("column 1"));
+  x(1, 1) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS(flow.sample_and_log_prob(1, rng).points + flow.inverse(x).points, ValueError);
+  CHECK_THROWS_WITH(flow.forward(Matrix<double>::Zero(3, 5)), Catch::Contains("3x5"));
+}
