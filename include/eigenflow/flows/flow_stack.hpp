@@ -1,9 +1,12 @@
 // FlowStack: layers composed at run time (what loading a model file needs).
 //   f = f_K ∘ … ∘ f_1 (data → latent),  log|det ∂f/∂x| = Σ_k log|det ∂f_k|
 // Layers are applied in the order they were added; inverse runs them backwards.
+// An optional fixed standardisation runs before the first layer, so that
+// densities and samples are in the caller's raw coordinates.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -11,6 +14,7 @@
 
 #include "eigenflow/distributions/standard_normal.hpp"
 #include "eigenflow/flows/flow_methods.hpp"
+#include "eigenflow/flows/standardize.hpp"
 
 namespace eigenflow {
 
@@ -22,7 +26,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   /// An empty stack (the identity) over R^dim with a standard normal base.
   explicit FlowStack(Index dim) : dim_(dim), base_(std::make_unique<StandardNormal<S>>(dim)) {}
 
-  FlowStack(const FlowStack& other) : dim_(other.dim_), base_(other.base_->clone()) {
+  FlowStack(const FlowStack& other) : dim_(other.dim_), base_(other.base_->clone()), preprocess_(other.preprocess_) {
     for (const auto& layer : other.layers_) layers_.push_back(layer->clone());
   }
   FlowStack& operator=(const FlowStack& other) {
@@ -52,6 +56,15 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     base_ = std::move(base);
   }
 
+  /// Standardise inputs with x' = (x − shift)/scale before the first layer.
+  void set_preprocess(const RowVector<S>& shift, const RowVector<S>& scale) {
+    Standardize<S> preprocess(shift, scale);
+    if (preprocess.dim() != dim_) throw ShapeError("FlowStack::set_preprocess: expected size " + std::to_string(dim_));
+    preprocess_ = std::move(preprocess);
+  }
+  void clear_preprocess() { preprocess_.reset(); }
+  const std::optional<Standardize<S>>& preprocess() const { return preprocess_; }
+
   Index dim() const { return dim_; }
   std::size_t size() const { return layers_.size(); }
   const Layer<S>& layer(std::size_t index) const { return *layers_.at(index); }
@@ -61,7 +74,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
 
   Transformed<S> forward(const Matrix<S>& x) const {
     check_input("FlowStack.forward", x);
-    Transformed<S> result{x, ColumnVector<S>::Zero(x.rows())};
+    Transformed<S> result = preprocess_ ? preprocess_->forward(x) : Transformed<S>{x, ColumnVector<S>::Zero(x.rows())};
     for (const auto& layer : layers_) {
       Transformed<S> step = layer->forward(result.points);
       result.points = std::move(step.points);
@@ -78,12 +91,18 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
       result.points = std::move(step.points);
       result.log_det += step.log_det;
     }
+    if (preprocess_) {
+      Transformed<S> step = preprocess_->inverse(result.points);
+      result.points = std::move(step.points);
+      result.log_det += step.log_det;
+    }
     return result;
   }
 
   TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) {
     check_input("FlowStack.forward", x.value());
-    TapedTransformed<S> result{x, tape.constant(Matrix<S>::Zero(x.rows(), 1))};
+    TapedTransformed<S> result = preprocess_ ? preprocess_->forward(tape, x)
+                                             : TapedTransformed<S>{x, tape.constant(Matrix<S>::Zero(x.rows(), 1))};
     for (auto& layer : layers_) {
       const TapedTransformed<S> step = layer->forward(tape, result.points);
       result = {step.points, add(result.log_det, step.log_det)};
@@ -98,13 +117,19 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
       const TapedTransformed<S> step = (*it)->inverse(tape, result.points);
       result = {step.points, add(result.log_det, step.log_det)};
     }
+    if (preprocess_) {
+      const TapedTransformed<S> step = preprocess_->inverse(tape, result.points);
+      result = {step.points, add(result.log_det, step.log_det)};
+    }
     return result;
   }
 
-  /// The points before and after every layer: [x, f_1(x), f_2(f_1(x)), …, z].
+  /// The points before and after every layer: [x, f_1(x), f_2(f_1(x)), …, z]
+  /// (with the standardised points second when there is a preprocess).
   std::vector<Matrix<S>> forward_trajectory(const Matrix<S>& x) const {
     check_input("FlowStack.forward_trajectory", x);
     std::vector<Matrix<S>> points{x};
+    if (preprocess_) points.push_back(preprocess_->forward(x).points);
     for (const auto& layer : layers_) points.push_back(layer->forward(points.back()).points);
     return points;
   }
@@ -114,6 +139,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     check_input("FlowStack.inverse_trajectory", z);
     std::vector<Matrix<S>> points{z};
     for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) points.push_back((*it)->inverse(points.back()).points);
+    if (preprocess_) points.push_back(preprocess_->inverse(points.back()).points);
     return points;
   }
 
@@ -135,6 +161,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   Index dim_;
   std::unique_ptr<BaseDistribution<S>> base_;
   std::vector<std::unique_ptr<Layer<S>>> layers_;
+  std::optional<Standardize<S>> preprocess_;
 };
 
 }  // namespace eigenflow

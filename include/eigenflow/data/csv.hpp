@@ -1,0 +1,133 @@
+// CSV files of points: comma-separated, one point per row, an optional
+// header line (a first line with any non-numeric field). Reading checks
+// everything and names the file, line and column of the first problem;
+// writing is atomic and prints numbers so they read back bit-identically.
+#pragma once
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "eigenflow/core/error.hpp"
+#include "eigenflow/core/types.hpp"
+#include "eigenflow/io/atomic_file.hpp"
+
+namespace eigenflow {
+
+struct CsvTable {
+  std::vector<std::string> header;  ///< empty when the file has none
+  Matrix<double> values;
+};
+
+namespace detail {
+
+inline std::string trim(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  const auto last = text.find_last_not_of(" \t\r");
+  return text.substr(first, last - first + 1);
+}
+
+inline std::vector<std::string> split_fields(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  std::istringstream stream(line);
+  while (std::getline(stream, field, ',')) fields.push_back(trim(field));
+  if (!line.empty() && line.back() == ',') fields.emplace_back();
+  return fields;
+}
+
+/// Parses a whole field as a number; false if anything is left over.
+inline bool parse_number(const std::string& field, double& value) {
+  if (field.empty()) return false;
+  errno = 0;
+  char* end = nullptr;
+  value = std::strtod(field.c_str(), &end);
+  return end == field.c_str() + field.size();
+}
+
+inline std::string shorten(const std::string& text) {
+  std::string out;
+  for (char c : text.substr(0, 40)) out += (c >= 32 && c < 127) ? c : '?';
+  return text.size() > 40 ? out + "..." : out;
+}
+
+}  // namespace detail
+
+/// Reads a CSV of points; columns: expected number of columns (-1: any).
+inline CsvTable read_csv(const std::string& path, Index columns = -1) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open '" + path + "'");
+  CsvTable table;
+  std::vector<double> values;
+  std::size_t width = 0, rows = 0, line_number = 0;
+  std::string line;
+  auto fail = [&](const std::string& message) -> void {
+    throw FormatError(path + ":" + std::to_string(line_number) + ": " + message);
+  };
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.find('\0') != std::string::npos) fail("binary data (a NUL byte) in a CSV file");
+    if (detail::trim(line).empty()) continue;
+    const auto fields = detail::split_fields(line);
+    std::vector<double> parsed(fields.size());
+    bool numeric = true;
+    for (std::size_t j = 0; j < fields.size() && numeric; ++j) numeric = detail::parse_number(fields[j], parsed[j]);
+    if (!numeric && rows == 0 && table.header.empty() && width == 0) {
+      table.header = fields;  // the first line names the columns
+      width = fields.size();
+      continue;
+    }
+    if (width == 0) width = fields.size();
+    if (fields.size() != width)
+      fail("expected " + std::to_string(width) + " fields, found " + std::to_string(fields.size()));
+    for (std::size_t j = 0; j < fields.size(); ++j) {
+      double value = 0;
+      if (!detail::parse_number(fields[j], value))
+        fail("column " + std::to_string(j + 1) + ": '" + detail::shorten(fields[j]) + "' is not a number");
+      if (!std::isfinite(value)) fail("column " + std::to_string(j + 1) + ": non-finite value '" + fields[j] + "'");
+      values.push_back(value);
+    }
+    ++rows;
+  }
+  if (in.bad()) throw IoError("reading '" + path + "' failed");
+  if (rows == 0) throw FormatError(path + ": no data rows" + (table.header.empty() ? " (empty file)" : " (header only)"));
+  if (columns >= 0 && width != static_cast<std::size_t>(columns))
+    throw FormatError(path + ": expected points with " + std::to_string(columns) + " columns, found " + std::to_string(width));
+  table.values = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      values.data(), static_cast<Index>(rows), static_cast<Index>(width));
+  return table;
+}
+
+/// The default header of points: x0, x1, …
+inline std::vector<std::string> point_header(Index columns) {
+  std::vector<std::string> header;
+  for (Index j = 0; j < columns; ++j) header.push_back("x" + std::to_string(j));
+  return header;
+}
+
+/// Writes a header line and the rows, numbers in shortest round-trip form (%.17g).
+template <class Derived>
+void write_csv(const std::string& path, const Eigen::MatrixBase<Derived>& values, const std::vector<std::string>& header) {
+  if (!header.empty() && static_cast<Index>(header.size()) != values.cols())
+    throw ShapeError("write_csv: " + std::to_string(header.size()) + " header names for " + std::to_string(values.cols()) + " columns");
+  write_file_atomically(path, [&](std::ostream& out) {
+    for (std::size_t j = 0; j < header.size(); ++j) out << (j ? "," : "") << header[j];
+    if (!header.empty()) out << '\n';
+    char buffer[32];
+    for (Index i = 0; i < values.rows(); ++i) {
+      for (Index j = 0; j < values.cols(); ++j) {
+        std::snprintf(buffer, sizeof buffer, "%.17g", static_cast<double>(values(i, j)));
+        out << (j ? "," : "") << buffer;
+      }
+      out << '\n';
+    }
+  });
+}
+
+}  // namespace eigenflow

@@ -1,0 +1,352 @@
+// Model files: a FlowStack as JSON, format "eigenflow.model" version 1
+// (specified in docs/model-format.md). Saving is atomic; loading validates
+// every field and reports the JSON path of the first problem.
+//
+// Layer types are looked up in a registry (type name -> reader, writer), so a
+// program can add its own layer types to the files it reads and writes.
+#pragma once
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eigenflow/distributions/diagonal_gaussian.hpp"
+#include "eigenflow/flows/additive_coupling.hpp"
+#include "eigenflow/flows/affine_coupling.hpp"
+#include "eigenflow/flows/flow_stack.hpp"
+#include "eigenflow/flows/leaky_relu.hpp"
+#include "eigenflow/flows/permutation.hpp"
+#include "eigenflow/flows/planar.hpp"
+#include "eigenflow/flows/radial.hpp"
+#include "eigenflow/io/atomic_file.hpp"
+#include "eigenflow/io/json_reader.hpp"
+
+namespace eigenflow {
+
+inline constexpr const char* model_format_name = "eigenflow.model";
+inline constexpr int model_format_version = 1;
+
+namespace detail {
+
+template <class S>
+nlohmann::json to_json_array(const Matrix<S>& row) {
+  nlohmann::json out = nlohmann::json::array();
+  for (Index j = 0; j < row.size(); ++j) out.push_back(static_cast<double>(row.data()[j]));
+  return out;
+}
+
+template <class S>
+nlohmann::json mlp_to_json(const Mlp<S>& mlp) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& dense : mlp.layers()) {
+    nlohmann::json weight = nlohmann::json::array();
+    for (Index i = 0; i < dense.weight.value.rows(); ++i) weight.push_back(to_json_array<S>(dense.weight.value.row(i)));
+    layers.push_back({{"weight", weight}, {"bias", to_json_array<S>(dense.bias.value)}});
+  }
+  return {{"activation", std::string(to_string(mlp.activation()))}, {"layers", layers}};
+}
+
+template <class S>
+Mlp<S> mlp_from_json(const JsonReader& reader, Index inputs, Index outputs) {
+  Activation activation{};
+  const JsonReader activation_field = reader.field("activation");
+  try {
+    activation = parse_activation(activation_field.string());
+  } catch (const ValueError& e) {
+    activation_field.fail(e.what());
+  }
+  const JsonReader layers = reader.field("layers");
+  const std::size_t count = layers.array_size();
+  if (count == 0) layers.fail("an MLP needs at least one layer");
+  std::vector<std::pair<Matrix<S>, Matrix<S>>> weights;
+  Index expected_in = inputs;
+  for (std::size_t k = 0; k < count; ++k) {
+    const JsonReader layer = layers.at(k);
+    const JsonReader weight_field = layer.field("weight");
+    Matrix<S> weight = weight_field.matrix<S>();
+    if (weight.cols() != expected_in)
+      weight_field.fail("expected rows of " + std::to_string(expected_in) + " inputs, found " + std::to_string(weight.cols()));
+    if (k + 1 == count && weight.rows() != outputs)
+      weight_field.fail("the last layer must have " + std::to_string(outputs) + " outputs, found " + std::to_string(weight.rows()));
+    Matrix<S> bias = layer.field("bias").row_vector<S>(weight.rows());
+    expected_in = weight.rows();
+    weights.emplace_back(std::move(weight), std::move(bias));
+  }
+  return Mlp<S>(activation, std::move(weights));
+}
+
+template <class S>
+RowVector<S> mask_from_json(const JsonReader& reader, Index dim) {
+  RowVector<S> mask = reader.row_vector<S>(dim);
+  try {
+    validate_mask("mask", mask);
+  } catch (const Error& e) {
+    reader.fail(e.what());
+  }
+  return mask;
+}
+
+}  // namespace detail
+
+/// Reader and writer of each layer type, by its type name.
+template <class S>
+class LayerRegistry {
+ public:
+  using Reader = std::function<std::unique_ptr<Layer<S>>(const detail::JsonReader&, Index dim)>;
+  using Writer = std::function<nlohmann::json(const Layer<S>&)>;
+
+  /// The registry with every built-in layer type.
+  static LayerRegistry& instance() {
+    static LayerRegistry registry = built_in();
+    return registry;
+  }
+
+  /// Adds or replaces a type. The writer receives layers whose type() is `type`.
+  void add(const std::string& type, Reader reader, Writer writer) {
+    entries_[type] = {std::move(reader), std::move(writer)};
+  }
+
+  nlohmann::json write(const Layer<S>& layer) const {
+    const auto it = entries_.find(layer.type());
+    if (it == entries_.end()) throw ValueError("cannot save layer type '" + layer.type() + "': not in the layer registry");
+    nlohmann::json out = it->second.writer(layer);
+    out["type"] = layer.type();
+    return out;
+  }
+
+  std::unique_ptr<Layer<S>> read(const detail::JsonReader& reader, Index dim) const {
+    const detail::JsonReader type_field = reader.field("type");
+    const std::string type = type_field.string();
+    const auto it = entries_.find(type);
+    if (it == entries_.end()) {
+      std::string known;
+      for (const auto& entry : entries_) known += (known.empty() ? "" : ", ") + entry.first;
+      type_field.fail("unknown layer type '" + type + "' (known: " + known + ")");
+    }
+    try {
+      return it->second.reader(reader, dim);
+    } catch (const FormatError&) {
+      throw;
+    } catch (const Error& e) {  // a constructor's own check, e.g. a planar w of zero norm
+      reader.fail(e.what());
+    }
+  }
+
+ private:
+  struct Entry {
+    Reader reader;
+    Writer writer;
+  };
+
+  template <class L>
+  static const L& as(const Layer<S>& layer) {
+    return static_cast<const L&>(layer);
+  }
+
+  static LayerRegistry built_in() {
+    using detail::JsonReader;
+    using nlohmann::json;
+    LayerRegistry r;
+    r.add(
+        "affine_coupling",
+        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+          const RowVector<S> mask = detail::mask_from_json<S>(in.field("mask"), dim);
+          const JsonReader activation_field = in.field("scale_activation");
+          const std::string activation = activation_field.string();
+          if (activation != "tanh" && activation != "identity")
+            activation_field.fail("expected \"tanh\" or \"identity\", found \"" + activation + "\"");
+          const ScaleActivation scale = activation == "tanh" ? ScaleActivation::tanh : ScaleActivation::identity;
+          if (in.has("net")) {
+            if (in.has("s_net") || in.has("t_net")) in.fail("give either \"net\" or \"s_net\" and \"t_net\", not both");
+            return std::make_unique<AffineCoupling<S>>(mask, detail::mlp_from_json<S>(in.field("net"), dim, 2 * dim), scale);
+          }
+          return std::make_unique<AffineCoupling<S>>(mask, detail::mlp_from_json<S>(in.field("s_net"), dim, dim),
+                                                     detail::mlp_from_json<S>(in.field("t_net"), dim, dim), scale);
+        },
+        [](const Layer<S>& layer) {
+          const auto& coupling = as<AffineCoupling<S>>(layer);
+          json out = {{"mask", detail::to_json_array<S>(coupling.mask())},
+                      {"scale_activation", coupling.scale_activation() == ScaleActivation::tanh ? "tanh" : "identity"}};
+          if (coupling.net()) {
+            out["net"] = detail::mlp_to_json(*coupling.net());
+          } else {
+            out["s_net"] = detail::mlp_to_json(*coupling.s_net());
+            out["t_net"] = detail::mlp_to_json(*coupling.t_net());
+          }
+          return out;
+        });
+    r.add(
+        "additive_coupling",
+        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+          return std::make_unique<AdditiveCoupling<S>>(detail::mask_from_json<S>(in.field("mask"), dim),
+                                                       detail::mlp_from_json<S>(in.field("t_net"), dim, dim));
+        },
+        [](const Layer<S>& layer) {
+          const auto& coupling = as<AdditiveCoupling<S>>(layer);
+          return json{{"mask", detail::to_json_array<S>(coupling.mask())}, {"t_net", detail::mlp_to_json(coupling.t_net())}};
+        });
+    r.add(
+        "leaky_relu",
+        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+          const JsonReader slope = in.field("negative_slope");
+          const double value = slope.number();
+          if (!(value > 0)) slope.fail("negative_slope must be positive, found " + std::to_string(value));
+          return std::make_unique<LeakyReLU<S>>(dim, static_cast<S>(value));
+        },
+        [](const Layer<S>& layer) { return json{{"negative_slope", static_cast<double>(as<LeakyReLU<S>>(layer).negative_slope())}}; });
+    r.add(
+        "planar",
+        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+          const RowVector<S> w = in.field("w").row_vector<S>(dim);
+          if (!(w.squaredNorm() > S(0))) in.field("w").fail("w must have non-zero norm");
+          return std::make_unique<Planar<S>>(in.field("u").row_vector<S>(dim), w, static_cast<S>(in.field("b").number()));
+        },
+        [](const Layer<S>& layer) {
+          const auto& planar = as<Planar<S>>(layer);
+          return json{{"u", detail::to_json_array<S>(planar.u())}, {"w", detail::to_json_array<S>(planar.w())},
+                      {"b", static_cast<double>(planar.b())}};
+        });
+    r.add(
+        "radial",
+        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+          return std::make_unique<Radial<S>>(in.field("z0").row_vector<S>(dim), static_cast<S>(in.field("alpha_raw").number()),
+                                             static_cast<S>(in.field("beta_raw").number()));
+        },
+        [](const Layer<S>& layer) {
+          const auto& radial = as<Radial<S>>(layer);
+          return json{{"z0", detail::to_json_array<S>(radial.z0())}, {"alpha_raw", static_cast<double>(radial.alpha_raw())},
+                      {"beta_raw", static_cast<double>(radial.beta_raw())}};
+        });
+    r.add(
+        "permutation",
+        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+          const JsonReader perm_field = in.field("perm");
+          const std::size_t size = perm_field.array_size();
+          if (size != static_cast<std::size_t>(dim))
+            perm_field.fail("expected " + std::to_string(dim) + " indices, found " + std::to_string(size));
+          std::vector<Index> perm;
+          for (std::size_t j = 0; j < size; ++j) perm.push_back(static_cast<Index>(perm_field.at(j).integer()));
+          try {
+            return std::make_unique<Permutation<S>>(perm);
+          } catch (const Error& e) {
+            perm_field.fail(e.what());
+          }
+        },
+        [](const Layer<S>& layer) { return json{{"perm", as<Permutation<S>>(layer).perm()}}; });
+    return r;
+  }
+
+  std::map<std::string, Entry> entries_;
+};
+
+template <class S>
+constexpr const char* scalar_name() {
+  return std::is_same_v<S, float> ? "float32" : "float64";
+}
+
+/// The model as a JSON document.
+template <class S>
+nlohmann::json model_to_json(const FlowStack<S>& flow) {
+  nlohmann::json out = {{"format", model_format_name}, {"version", model_format_version}, {"dim", flow.dim()},
+                        {"scalar", scalar_name<S>()}};
+  if (flow.preprocess())
+    out["preprocess"] = {{"shift", detail::to_json_array<S>(flow.preprocess()->shift())},
+                         {"scale", detail::to_json_array<S>(flow.preprocess()->scale())}};
+  const auto& base = flow.base();
+  if (const auto* diagonal = dynamic_cast<const DiagonalGaussian<S>*>(&base))
+    out["base"] = {{"type", base.type()}, {"mean", detail::to_json_array<S>(diagonal->mean())},
+                   {"log_std", detail::to_json_array<S>(diagonal->log_std())}};
+  else
+    out["base"] = {{"type", base.type()}};
+  nlohmann::json layers = nlohmann::json::array();
+  for (std::size_t k = 0; k < flow.size(); ++k) layers.push_back(LayerRegistry<S>::instance().write(flow.layer(k)));
+  out["layers"] = layers;
+  return out;
+}
+
+/// The scalar type a model document declares: "float32" or "float64".
+inline std::string model_scalar(const nlohmann::json& document) {
+  const detail::JsonReader root(document, "");
+  const detail::JsonReader format = root.field("format");
+  if (format.string() != model_format_name) format.fail("expected \"" + std::string(model_format_name) + "\", found \"" + format.string() + "\"");
+  const detail::JsonReader version = root.field("version");
+  if (version.integer() != model_format_version)
+    version.fail("unsupported version " + std::to_string(version.integer()) + " (this build reads version " +
+                 std::to_string(model_format_version) + ")");
+  const detail::JsonReader scalar = root.field("scalar");
+  const std::string name = scalar.string();
+  if (name != "float32" && name != "float64") scalar.fail("expected \"float32\" or \"float64\", found \"" + name + "\"");
+  return name;
+}
+
+/// Builds a FlowStack<S> from a document, validating every field.
+template <class S>
+FlowStack<S> model_from_json(const nlohmann::json& document) {
+  model_scalar(document);  // format, version, scalar
+  const detail::JsonReader root(document, "");
+  const detail::JsonReader dim_field = root.field("dim");
+  const long long dim = dim_field.integer();
+  if (dim < 1 || dim > 1000000) dim_field.fail("dim must be a positive integer, found " + std::to_string(dim));
+  const auto d = static_cast<Index>(dim);
+  FlowStack<S> flow(d);
+  if (root.has("preprocess")) {
+    const detail::JsonReader preprocess = root.field("preprocess");
+    const RowVector<S> shift = preprocess.field("shift").row_vector<S>(d);
+    const detail::JsonReader scale_field = preprocess.field("scale");
+    const RowVector<S> scale = scale_field.row_vector<S>(d);
+    for (Index j = 0; j < d; ++j)
+      if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
+    flow.set_preprocess(shift, scale);
+  }
+  const detail::JsonReader base = root.field("base");
+  const detail::JsonReader base_type = base.field("type");
+  const std::string base_name = base_type.string();
+  if (base_name == "diagonal_normal") {
+    flow.set_base(std::make_unique<DiagonalGaussian<S>>(base.field("mean").row_vector<S>(d), base.field("log_std").row_vector<S>(d)));
+  } else if (base_name != "standard_normal") {
+    base_type.fail("unknown base \"" + base_name + "\" (known: standard_normal, diagonal_normal)");
+  }
+  const detail::JsonReader layers = root.field("layers");
+  for (std::size_t k = 0; k < layers.array_size(); ++k) flow.append(LayerRegistry<S>::instance().read(layers.at(k), d));
+  return flow;
+}
+
+/// Parses a model file's text; FormatError on malformed or truncated JSON.
+inline nlohmann::json read_model_document(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open model file '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError("model file '" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+template <class S>
+FlowStack<S> load_model(const std::string& path) {
+  const nlohmann::json document = read_model_document(path);
+  try {
+    return model_from_json<S>(document);
+  } catch (const FormatError& e) {
+    throw FormatError(path + ": " + e.what());
+  }
+}
+
+/// Writes the model atomically: a crash leaves the old file or the new one.
+template <class S>
+void save_model(const std::string& path, const FlowStack<S>& flow) {
+  const std::string text = model_to_json(flow).dump(1);
+  write_file_atomically(path, [&](std::ostream& out) { out << text << '\n'; });
+}
+
+}  // namespace eigenflow

@@ -1,0 +1,175 @@
+// Maximum-likelihood training: minimise −mean log p(x) over minibatches
+// reshuffled every epoch (seeded), with validation NLL after each epoch,
+// early stopping that restores the best parameters, optional gradient
+// clipping and learning-rate schedule, and a guard that stops on a
+// non-finite loss or gradient with the last good parameters kept.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eigenflow/core/checks.hpp"
+#include "eigenflow/core/random.hpp"
+#include "eigenflow/data/shuffle.hpp"
+#include "eigenflow/optim/clipping.hpp"
+#include "eigenflow/optim/optimizer.hpp"
+#include "eigenflow/optim/schedule.hpp"
+
+namespace eigenflow {
+
+/// What the loop reports after each epoch.
+struct EpochReport {
+  Index epoch = 0;   ///< 1-based
+  Index epochs = 0;  ///< planned
+  double train_nll = 0;
+  double validation_nll = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation data
+  double seconds = 0;  ///< since training started
+  double steps_per_second = 0;
+  double eta_seconds = 0;
+  bool improved = false;  ///< best validation NLL so far
+};
+
+struct TrainOptions {
+  Index epochs = 100;
+  Index batch_size = 256;  ///< 0: the whole training set in one batch
+  Index patience = 0;      ///< epochs without validation improvement before stopping; 0: off
+  std::uint64_t seed = 0;  ///< minibatch order
+  double clip_norm = 0;    ///< gradient-norm clipping; 0: off
+  std::optional<LearningRateSchedule> schedule;  ///< per optimizer step
+  std::function<bool(const EpochReport&)> on_epoch;  ///< return false to stop
+};
+
+struct TrainResult {
+  std::vector<EpochReport> history;
+  Index best_epoch = 0;
+  double best_validation_nll = std::numeric_limits<double>::quiet_NaN();
+  bool stopped_early = false;
+  double seconds = 0;
+  long long steps = 0;
+};
+
+namespace detail {
+template <class S>
+std::vector<Matrix<S>> snapshot(const ParameterList<S>& parameters) {
+  std::vector<Matrix<S>> values;
+  for (const auto* p : parameters) values.push_back(p->value);
+  return values;
+}
+template <class S>
+void restore(const ParameterList<S>& parameters, const std::vector<Matrix<S>>& values) {
+  for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i]->value = values[i];
+}
+}  // namespace detail
+
+/// −mean log p over data, evaluated in chunks so memory stays bounded.
+template <class Flow, class S>
+double mean_negative_log_likelihood(const Flow& flow, const Matrix<S>& data, Index chunk = 16384) {
+  double total = 0;
+  for (Index first = 0; first < data.rows(); first += chunk) {
+    const Index count = std::min(chunk, data.rows() - first);
+    total -= flow.log_prob(Matrix<S>(data.middleRows(first, count))).template cast<double>().sum();
+  }
+  return total / static_cast<double>(data.rows());
+}
+
+/// Trains flow (any stack with negative_log_likelihood(tape, x), log_prob and parameters()).
+template <class Flow, class S>
+TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_data, const Matrix<S>& validation_data,
+                  const TrainOptions& options) {
+  if (options.epochs < 1) throw ValueError("train: epochs must be at least 1, found " + std::to_string(options.epochs));
+  if (options.batch_size < 0) throw ValueError("train: batch size must be positive (0: full batch), found " + std::to_string(options.batch_size));
+  if (options.patience < 0) throw ValueError("train: patience must be non-negative, found " + std::to_string(options.patience));
+  if (!(options.clip_norm >= 0)) throw ValueError("train: clip norm must be non-negative");
+  if (train_data.rows() == 0) throw ValueError("train: no training data");
+  detail::require_finite("train (training data)", train_data);
+  detail::require_finite("train (validation data)", validation_data);
+  const bool validating = validation_data.rows() > 0;
+  if (options.patience > 0 && !validating) throw ValueError("train: early stopping needs validation data");
+
+  const ParameterList<S> parameters = flow.parameters();
+  const Index n = train_data.rows();
+  const Index batch = options.batch_size == 0 ? n : std::min(options.batch_size, n);
+  const Index full_batches = n / batch, remainder = n % batch;
+  Random rng(options.seed);
+  // One tape per batch shape: both are reused without reallocation.
+  Tape<S> tape, remainder_tape;
+  Matrix<S> batch_points(batch, train_data.cols()), remainder_points(remainder, train_data.cols());
+
+  TrainResult result;
+  std::vector<Matrix<S>> best = detail::snapshot(parameters), last_good = best;
+  Index epochs_without_improvement = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+
+  for (Index epoch = 1; epoch <= options.epochs; ++epoch) {
+    const std::vector<Index> order = random_order(n, rng);
+    double loss_sum = 0;
+    for (Index b = 0; b < full_batches + (remainder > 0 ? 1 : 0); ++b) {
+      const bool last = b == full_batches;
+      Matrix<S>& points = last ? remainder_points : batch_points;
+      Tape<S>& current = last ? remainder_tape : tape;
+      for (Index i = 0; i < points.rows(); ++i) points.row(i) = train_data.row(order[static_cast<std::size_t>(b * batch + i)]);
+      if (options.schedule) optimizer.set_learning_rate(options.schedule->at(result.steps));
+      current.clear();
+      optimizer.zero_grad();
+      const Var<S> loss = flow.negative_log_likelihood(current, current.constant(points));
+      const double value = static_cast<double>(loss.value()(0, 0));
+      current.backward(loss);
+      if (!std::isfinite(value) || !gradients_finite(parameters)) {
+        detail::restore(parameters, last_good);
+        throw NumericalError("training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(result.steps + 1) +
+                             ": " + (std::isfinite(value) ? "non-finite gradient" : "loss is " + std::to_string(value)) +
+                             "; the parameters from the end of epoch " + std::to_string(epoch - 1) +
+                             " were kept (try a lower learning rate or gradient clipping)");
+      }
+      if (options.clip_norm > 0) clip_grad_norm(parameters, options.clip_norm);
+      optimizer.step();
+      ++result.steps;
+      loss_sum += value * static_cast<double>(points.rows());
+    }
+
+    EpochReport report;
+    report.epoch = epoch;
+    report.epochs = options.epochs;
+    report.train_nll = loss_sum / static_cast<double>(n);
+    if (validating) report.validation_nll = mean_negative_log_likelihood(flow, validation_data);
+    report.seconds = elapsed();
+    report.steps_per_second = static_cast<double>(result.steps) / std::max(report.seconds, 1e-9);
+    report.eta_seconds = report.seconds / static_cast<double>(epoch) * static_cast<double>(options.epochs - epoch);
+    const double score = validating ? report.validation_nll : report.train_nll;
+    if (!std::isfinite(score)) {
+      detail::restore(parameters, last_good);
+      throw NumericalError("training diverged at epoch " + std::to_string(epoch) + ": " +
+                           (validating ? "validation" : "training") + " NLL is not finite; the parameters from the end of epoch " +
+                           std::to_string(epoch - 1) + " were kept");
+    }
+    report.improved = result.best_epoch == 0 || score < result.best_validation_nll;
+    if (report.improved) {
+      result.best_epoch = epoch;
+      result.best_validation_nll = score;
+      best = detail::snapshot(parameters);
+      epochs_without_improvement = 0;
+    } else {
+      ++epochs_without_improvement;
+    }
+    last_good = detail::snapshot(parameters);
+    result.history.push_back(report);
+    const bool keep_going = !options.on_epoch || options.on_epoch(report);
+    if (!keep_going) break;
+    if (options.patience > 0 && epochs_without_improvement >= options.patience) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+  if (options.patience > 0) detail::restore(parameters, best);
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace eigenflow

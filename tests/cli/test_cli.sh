@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# End-to-end checks of the eigenflow command line: every subcommand works,
+# and bad input gives exit code 1 or 2, exactly one "error: ..." line on
+# stderr that names the problem, and no output file.
+# Usage: test_cli.sh PATH/TO/eigenflow
+set -u
+EIGENFLOW=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect_ok DESCRIPTION -- command...
+expect_ok() {
+  local what=$1; shift 2
+  if "$@" >out.txt 2>err.txt; then pass; else fail "$what (exit $?): $(head -c 300 err.txt)"; fi
+}
+
+# expect_error DESCRIPTION CODE PATTERN OUTPUT -- command...
+expect_error() {
+  local what=$1 code=$2 pattern=$3 output=$4; shift 5
+  rm -f "$output"
+  "$@" >out.txt 2>err.txt
+  local status=$?
+  local lines
+  lines=$(wc -l <err.txt)
+  if [ "$status" -ne "$code" ]; then fail "$what: exit $status, expected $code ($(head -c 200 err.txt))"; return; fi
+  if [ "$lines" -ne 1 ] || ! grep -q '^error: ' err.txt; then fail "$what: stderr is not one 'error:' line: $(head -c 300 err.txt)"; return; fi
+  if ! grep -qi -- "$pattern" err.txt; then fail "$what: message lacks '$pattern': $(cat err.txt)"; return; fi
+  if [ -n "$output" ] && [ -e "$output" ]; then fail "$what: left $output behind"; return; fi
+  if ls ./*.tmp-* >/dev/null 2>&1; then fail "$what: left a temporary file"; return; fi
+  pass
+}
+
+# ---- what works --------------------------------------------------------------
+expect_ok "datasets" -- "$EIGENFLOW" datasets
+grep -q '^two-moons' out.txt && pass || fail "datasets lists two-moons"
+expect_ok "generate" -- "$EIGENFLOW" generate --dataset two-moons --n 400 --seed 3 --out moons.csv
+[ "$(head -1 moons.csv)" = "x0,x1" ] && [ "$(wc -l <moons.csv)" -eq 401 ] && pass || fail "generate writes a header and 400 rows"
+expect_ok "train" -- "$EIGENFLOW" train --data moons.csv --epochs 5 --layers 2 --hidden 8 --out model.json
+grep -Eq '^final train_nll=[-0-9.]+ val_nll=[-0-9.]+ test_nll=[-0-9.]+ seconds=[0-9.]+$' out.txt && pass || fail "train prints the final line: $(cat out.txt)"
+expect_ok "train double, shared conditioner" -- "$EIGENFLOW" train --dataset blobs --n 300 --epochs 2 --precision double --conditioner shared --activation gelu --out model64.json
+grep -q '"float64"' model64.json && pass || fail "double model declares float64"
+for flow in nice planar radial leaky-realnvp; do
+  expect_ok "train --flow $flow" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow $flow --layers 2 --out "$flow.json"
+done
+expect_ok "train on everything" -- "$EIGENFLOW" train --dataset boomerang --n 200 --epochs 2 --test-fraction 0 --validation-fraction 0 --out all.json
+grep -q 'val_nll=nan test_nll=nan' out.txt && pass || fail "no held-out data gives nan: $(cat out.txt)"
+expect_ok "logprob" -- "$EIGENFLOW" logprob --model model.json --in moons.csv --out logp.csv
+[ "$(head -1 logp.csv)" = "log_prob" ] && [ "$(wc -l <logp.csv)" -eq 401 ] && pass || fail "logprob writes one value per point"
+expect_ok "sample" -- "$EIGENFLOW" sample --model model.json --n 50 --seed 1 --out samples.csv
+[ "$(wc -l <samples.csv)" -eq 51 ] && pass || fail "sample writes 50 points"
+expect_ok "sample from a planar model (numerical inverse)" -- "$EIGENFLOW" sample --model planar.json --n 20 --out planar_samples.csv
+expect_ok "plot" -- "$EIGENFLOW" plot --model model.json --data moons.csv --out figure.png
+head -c 8 figure.png | od -An -c | grep -q 'P   N   G' && pass || fail "plot writes a PNG"
+expect_ok "animate" -- "$EIGENFLOW" animate --model model.json --n 200 --out flow.gif
+head -c 6 flow.gif | grep -q GIF89a && pass || fail "animate writes a GIF"
+
+# ---- bad input ------------------------------------------------------------------
+printf '' >empty.csv
+printf 'x0,x1\n' >header.csv
+printf '1,2\n3,4,5\n' >ragged.csv
+printf '1,2\n3,abc\n' >text.csv
+printf '1,2\nnan,4\n' >nan.csv
+printf '1,2\ninf,4\n' >inf.csv
+printf '1,2,3\n4,5,6\n' >wide.csv
+head -c 2000 /dev/urandom >garbage.csv
+{ printf '1,2\n1,'; head -c 1048576 /dev/zero | tr '\0' '7'; printf 'x\n'; } >long.csv
+head -c 700 model.json >truncated.json
+sed 's/"leaky_relu"/"glow"/; s/"affine_coupling"/"glow"/' model.json >unknown.json
+sed 's/"eigenflow.model"/"other"/' model.json >format.json
+sed 's/"version": 1/"version": 7/' model.json >version.json
+
+expect_error "empty data file" 1 "empty" model2.json -- "$EIGENFLOW" train --data empty.csv --out model2.json
+expect_error "header only" 1 "header only" model2.json -- "$EIGENFLOW" train --data header.csv --out model2.json
+expect_error "ragged rows" 1 "ragged.csv:2" model2.json -- "$EIGENFLOW" train --data ragged.csv --out model2.json
+expect_error "non-numeric field" 1 "text.csv:2" model2.json -- "$EIGENFLOW" train --data text.csv --out model2.json
+expect_error "NaN in data" 1 "non-finite" model2.json -- "$EIGENFLOW" train --data nan.csv --out model2.json
+expect_error "Inf in data" 1 "non-finite" logp2.csv -- "$EIGENFLOW" logprob --model model.json --in inf.csv --out logp2.csv
+expect_error "wrong dimension for the model" 1 "2 columns" logp2.csv -- "$EIGENFLOW" logprob --model model.json --in wide.csv --out logp2.csv
+expect_error "binary garbage" 1 "garbage.csv" model2.json -- "$EIGENFLOW" train --data garbage.csv --out model2.json
+expect_error "megabyte-long line" 1 "long.csv:2" model2.json -- "$EIGENFLOW" train --data long.csv --out model2.json
+expect_error "truncated model" 1 "not valid JSON" s.csv -- "$EIGENFLOW" sample --model truncated.json --n 5 --out s.csv
+expect_error "unknown layer type" 1 "unknown layer type 'glow'" s.csv -- "$EIGENFLOW" sample --model unknown.json --n 5 --out s.csv
+expect_error "unknown format" 1 "/format" s.csv -- "$EIGENFLOW" sample --model format.json --n 5 --out s.csv
+expect_error "unknown version" 1 "/version" s.csv -- "$EIGENFLOW" sample --model version.json --n 5 --out s.csv
+expect_error "missing model" 1 "cannot open" s.csv -- "$EIGENFLOW" sample --model missing.json --n 5 --out s.csv
+expect_error "negative n" 2 "--n" g.csv -- "$EIGENFLOW" generate --dataset two-moons --n -5 --out g.csv
+expect_error "batch 0" 2 "--batch" m.json -- "$EIGENFLOW" train --dataset two-moons --batch 0 --out m.json
+expect_error "NaN learning rate" 2 "--lr" m.json -- "$EIGENFLOW" train --dataset two-moons --lr nan --out m.json
+expect_error "negative learning rate" 2 "--lr" m.json -- "$EIGENFLOW" train --dataset two-moons --lr -0.1 --out m.json
+expect_error "hidden 0" 2 "--hidden" m.json -- "$EIGENFLOW" train --dataset two-moons --hidden 0 --out m.json
+expect_error "negative noise" 1 "noise" g.csv -- "$EIGENFLOW" generate --dataset two-moons --noise -1 --out g.csv
+expect_error "unknown data set" 1 "unknown data set" g.csv -- "$EIGENFLOW" generate --dataset moons --out g.csv
+expect_error "unknown flow" 2 "--flow" m.json -- "$EIGENFLOW" train --dataset two-moons --flow glow --out m.json
+expect_error "output in a missing directory" 1 "does not exist" "" -- "$EIGENFLOW" train --dataset two-moons --out no/such/dir/m.json
+expect_error "no data source" 2 "--dataset" m.json -- "$EIGENFLOW" train --out m.json
+expect_error "unknown subcommand" 2 "" "" -- "$EIGENFLOW" fly
+
+# an earlier output is not overwritten by a failing run
+cp samples.csv keep.csv
+"$EIGENFLOW" sample --model truncated.json --n 5 --out keep.csv 2>/dev/null
+cmp -s samples.csv keep.csv && pass || fail "a failing run overwrote an existing output"
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

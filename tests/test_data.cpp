@@ -1,0 +1,162 @@
+// Data sets: reproducible, the right shapes and distributions, closed-form
+// densities that integrate to one and agree with the generators; splits,
+// standardisation and CSV files.
+#include <catch2/catch.hpp>
+#include <eigenflow/eigenflow.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+using namespace eigenflow;
+
+namespace {
+
+double integrate(const std::function<ColumnVector<double>(const Matrix<double>&)>& log_density, double x_low, double x_high,
+                 double y_low, double y_high, Index cells) {
+  const double hx = (x_high - x_low) / static_cast<double>(cells), hy = (y_high - y_low) / static_cast<double>(cells);
+  Matrix<double> grid(cells * cells, 2);
+  for (Index i = 0; i < cells; ++i)
+    for (Index j = 0; j < cells; ++j)
+      grid.row(i * cells + j) << x_low + (static_cast<double>(i) + 0.5) * hx, y_low + (static_cast<double>(j) + 0.5) * hy;
+  return log_density(grid).array().exp().sum() * hx * hy;
+}
+
+std::string temp_path(const std::string& name) { return "eigenflow_test_" + name; }
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+}  // namespace
+
+TEST_CASE("every data set is reproducible, finite and of the requested size", "[data]") {
+  for (const auto& info : datasets()) {
+    Random a(5), b(5), c(6);
+    const Matrix<double> x = generate_dataset(info.name, 501, a);
+    INFO(info.name);
+    CHECK(x.rows() == 501);
+    CHECK(x.cols() == 2);
+    CHECK(x.allFinite());
+    CHECK(x == generate_dataset(info.name, 501, b));
+    CHECK(x != generate_dataset(info.name, 501, c));
+  }
+}
+
+TEST_CASE("two moons follows make_moons: centres on the two half circles", "[data]") {
+  const Matrix<double> centres = two_moons_centres(7);  // 3 outer, 4 inner
+  CHECK(centres(0, 0) == Approx(1.0));
+  CHECK(centres(2, 0) == Approx(-1.0));
+  CHECK(centres(1, 1) == Approx(1.0));
+  CHECK(centres(3, 0) == Approx(0.0).margin(1e-15));
+  CHECK(centres(3, 1) == Approx(0.5));
+  CHECK(centres(6, 0) == Approx(2.0));
+  Random rng(1);
+  const Matrix<double> x = two_moons(20000, 0.0, rng);
+  // noise-free points lie exactly on a unit circle around (0, 0) or (1, 0.5)
+  for (Index i = 0; i < x.rows(); ++i) {
+    const double outer = std::hypot(x(i, 0), x(i, 1)), inner = std::hypot(x(i, 0) - 1, x(i, 1) - 0.5);
+    REQUIRE(std::min(std::abs(outer - 1), std::abs(inner - 1)) < 1e-12);
+  }
+  CHECK(x.col(0).mean() == Approx(0.5).margin(1e-3));   // by symmetry of the two moons
+  CHECK(x.col(1).mean() == Approx(0.25).margin(1e-3));
+}
+
+TEST_CASE("blobs split points evenly and use the course centres by default", "[data]") {
+  Random rng(2);
+  const Matrix<double> x = generate_dataset("blobs", 500, rng, 0.2);
+  Index near_first = 0;
+  for (Index i = 0; i < x.rows(); ++i) near_first += x(i, 0) < 0 ? 1 : 0;
+  CHECK(std::abs(near_first - 250) < 15);  // 250 each, a few cross x = 0
+  CHECK(blob_counts(7, 3)(0) == 3);
+  CHECK(blob_counts(7, 3)(2) == 2);
+}
+
+TEST_CASE("closed-form densities integrate to one", "[data]") {
+  CHECK(integrate(dataset_log_density("two-moons", 300, 0.1), -2.5, 3.5, -2, 2.5, 600) == Approx(1.0).margin(2e-3));
+  CHECK(integrate(dataset_log_density("blobs", 500), -2.5, 2.5, -2.5, 2.5, 400) == Approx(1.0).margin(2e-3));
+  CHECK(integrate(dataset_log_density("8gaussians", 1), -5, 5, -5, 5, 400) == Approx(1.0).margin(2e-3));
+  CHECK(integrate(dataset_log_density("rings", 400), -4, 4, -4, 4, 600) == Approx(1.0).margin(2e-3));
+  CHECK(integrate(dataset_log_density("circles", 400), -4, 4, -4, 4, 600) == Approx(1.0).margin(2e-3));
+  CHECK(integrate(dataset_log_density("boomerang", 1), -15, 60, -20, 20, 1500) == Approx(1.0).margin(2e-3));
+}
+
+TEST_CASE("densities agree with their generators: the entropy two ways", "[data]") {
+  // Boomerang's entropy is known in closed form: log(2πe) + log 4.
+  Random rng(3);
+  const double exact = std::log(2 * M_PI * std::exp(1.0)) + std::log(4.0);
+  CHECK(dataset_entropy("boomerang", 1, std::nullopt, 200000, rng) == Approx(exact).margin(0.01));
+  // For a mixture, points from the generator and from the mixture give the same mean log density.
+  const auto log_density = dataset_log_density("two-moons", 3000, 0.05);
+  Random a(4), b(5);
+  const double from_generator = -log_density(two_moons(3000, 0.05, a)).mean();
+  const double from_mixture = dataset_entropy("two-moons", 3000, 0.05, 3000, b);
+  CHECK(from_generator == Approx(from_mixture).margin(0.06));
+  CHECK(from_mixture == Approx(0.297).margin(0.06));  // the raw-coordinate entropy quoted in the training issue
+}
+
+TEST_CASE("data set errors name the problem", "[data]") {
+  Random rng(6);
+  CHECK_THROWS_WITH(generate_dataset("moons", 10, rng), Catch::Contains("moons") && Catch::Contains("two-moons"));
+  CHECK_THROWS_WITH(generate_dataset("two-moons", 0, rng), Catch::Contains("positive"));
+  CHECK_THROWS_WITH(generate_dataset("two-moons", 10, rng, -0.1), Catch::Contains("noise"));
+  CHECK_THROWS_WITH(generate_dataset("boomerang", 10, rng, 0.1), Catch::Contains("no noise"));
+  CHECK_THROWS_WITH(dataset_log_density("pinwheel", 10), Catch::Contains("no closed-form density"));
+}
+
+TEST_CASE("split and standardisation", "[data]") {
+  Random rng(7);
+  const Matrix<double> x = generate_dataset("boomerang", 1000, rng);
+  const DataSplit split = split_dataset(x, 0.1, 0.2, rng);
+  CHECK(split.train.rows() == 700);
+  CHECK(split.validation.rows() == 100);
+  CHECK(split.test.rows() == 200);
+  // the three parts hold every point once: their column sums add up to the whole
+  CHECK((split.train.colwise().sum() + split.validation.colwise().sum() + split.test.colwise().sum() - x.colwise().sum())
+            .cwiseAbs()
+            .maxCoeff() < 1e-9);
+  const Standardization s = Standardization::fit(split.train);
+  const Matrix<double> standard = s.apply(split.train);
+  CHECK(standard.colwise().mean().cwiseAbs().maxCoeff() < 1e-12);
+  CHECK(((standard.array().square().colwise().sum() / 700.0).sqrt() - 1).abs().maxCoeff() < 1e-12);
+  CHECK((s.invert(standard) - split.train).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK_THROWS_AS(split_dataset(x, 0.5, 0.5, rng), ValueError);
+  CHECK_THROWS_WITH(Standardization::fit(Matrix<double>::Ones(5, 2)), Catch::Contains("constant"));
+}
+
+TEST_CASE("CSV files round-trip bit-identically", "[data][csv]") {
+  Random rng(8);
+  const Matrix<double> x = generate_dataset("two-moons", 50, rng);
+  const std::string path = temp_path("roundtrip.csv");
+  write_csv(path, x, point_header(2));
+  const CsvTable table = read_csv(path, 2);
+  CHECK(table.header == std::vector<std::string>{"x0", "x1"});
+  CHECK(table.values == x);
+  write_csv(path, x, {});
+  CHECK(read_csv(path).values == x);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("bad CSV files are reported with file and line", "[data][csv]") {
+  const std::string path = temp_path("bad.csv");
+  auto error_of = [&](const std::string& text) {
+    write_text(path, text);
+    try {
+      read_csv(path, 2);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_of(""), Catch::Contains("empty file"));
+  CHECK_THAT(error_of("x0,x1\n"), Catch::Contains("header only"));
+  CHECK_THAT(error_of("1,2\n3,4,5\n"), Catch::Contains(":2:") && Catch::Contains("expected 2 fields"));
+  CHECK_THAT(error_of("x,y\n1,2\n3,abc\n"), Catch::Contains(":3:") && Catch::Contains("'abc' is not a number"));
+  CHECK_THAT(error_of("1,2\nnan,4\n"), Catch::Contains(":2:") && Catch::Contains("non-finite"));
+  CHECK_THAT(error_of("1,2\n3,inf\n"), Catch::Contains("non-finite"));
+  CHECK_THAT(error_of("1,2,3\n"), Catch::Contains("expected points with 2 columns"));
+  CHECK_THAT(error_of(std::string("1,2\n\x01\x02\0\xff,3\n", 12)), Catch::Contains("binary"));
+  CHECK_THAT(error_of("1,2\n" + std::string(1 << 20, '7') + "x,1\n"), Catch::Contains(":2:") && Catch::Contains("..."));
+  CHECK_THROWS_AS(read_csv("/nonexistent/file.csv"), IoError);
+  std::remove(path.c_str());
+}

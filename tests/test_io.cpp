@@ -1,0 +1,142 @@
+// Model files: save -> load gives bit-identical log_prob (float and double);
+// every malformed file is refused with the JSON path of its first problem.
+#include <catch2/catch.hpp>
+#include <eigenflow/eigenflow.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+using namespace eigenflow;
+using nlohmann::json;
+
+namespace {
+
+template <class S>
+FlowStack<S> every_saveable_layer(Random& rng) {
+  FlowStack<S> flow(2);
+  RowVector<S> shift(2), scale(2);
+  shift << S(0.5), S(-0.25);
+  scale << S(0.8), S(1.7);
+  flow.set_preprocess(shift, scale);
+  flow.append(LeakyReLU<S>(2, S(0.7)));
+  flow.append(AffineCoupling<S>::make(alternating_mask<S>(2, 0), {8, 2, Activation::gelu}, Conditioner::separate, ScaleActivation::tanh, rng));
+  flow.append(AffineCoupling<S>::make(alternating_mask<S>(2, 1), {8, 1, Activation::silu}, Conditioner::shared, ScaleActivation::identity, rng));
+  flow.append(AdditiveCoupling<S>::make(alternating_mask<S>(2, 0), 8, 2, Activation::elu, rng));
+  flow.append(Planar<S>::random(2, rng));
+  flow.append(Radial<S>::random(2, rng));
+  flow.append(Permutation<S>::reverse(2));
+  flow.set_base(std::make_unique<DiagonalGaussian<S>>(RowVector<S>::Constant(2, S(0.1)), RowVector<S>::Constant(2, S(-0.2))));
+  return flow;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// The message of the FormatError a document raises, or "no error".
+std::string load_error(const json& document) {
+  try {
+    model_from_json<double>(document);
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("save then load gives bit-identical log_prob", "[io]", float, double) {
+  Random rng(1);
+  const FlowStack<TestType> flow = every_saveable_layer<TestType>(rng);
+  const std::string path = "eigenflow_test_model.json";
+  save_model(path, flow);
+  const FlowStack<TestType> loaded = load_model<TestType>(path);
+  const Matrix<TestType> x = rng.normal_matrix<TestType>(200, 2);
+  CHECK(loaded.log_prob(x) == flow.log_prob(x));  // exact on purpose
+  Random a(2), b(2);
+  CHECK(loaded.sample(20, a) == flow.sample(20, b));
+  CHECK(loaded.size() == flow.size());
+  const json document = json::parse(read_text(path));
+  CHECK(document["format"] == "eigenflow.model");
+  CHECK(document["version"] == 1);
+  CHECK(document["scalar"] == (std::is_same_v<TestType, float> ? "float32" : "float64"));
+  CHECK(document["layers"][1]["s_net"]["layers"][0]["weight"].size() == 8);  // rows are output units (nn.Linear)
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a truncated model file is refused at every offset", "[io]") {
+  Random rng(3);
+  const std::string text = model_to_json(every_saveable_layer<double>(rng)).dump();
+  int refused = 0, checked = 0;
+  for (std::size_t cut = 0; cut < text.size(); cut += std::max<std::size_t>(1, text.size() / 400)) {
+    ++checked;
+    try {
+      model_from_json<double>(json::parse(text.substr(0, cut)));
+    } catch (const json::parse_error&) {
+      ++refused;
+    } catch (const FormatError&) {
+      ++refused;
+    }
+  }
+  CHECK(refused == checked);
+  const std::string path = "eigenflow_test_truncated.json";
+  {
+    std::ofstream out(path);
+    out << text.substr(0, text.size() / 2);
+  }
+  CHECK_THROWS_WITH(load_model<double>(path), Catch::Contains("not valid JSON"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("malformed model documents name the JSON path of the problem", "[io]") {
+  Random rng(4);
+  const json good = model_to_json(every_saveable_layer<double>(rng));
+  REQUIRE(load_error(good) == "no error");
+  auto with = [&](const std::function<void(json&)>& change) {
+    json document = good;
+    change(document);
+    return load_error(document);
+  };
+  CHECK_THAT(with([](json& d) { d["format"] = "something"; }), Catch::Contains("/format"));
+  CHECK_THAT(with([](json& d) { d["version"] = 2; }), Catch::Contains("/version") && Catch::Contains("unsupported"));
+  CHECK_THAT(with([](json& d) { d["scalar"] = "float16"; }), Catch::Contains("/scalar"));
+  CHECK_THAT(with([](json& d) { d["dim"] = "two"; }), Catch::Contains("/dim") && Catch::Contains("integer"));
+  CHECK_THAT(with([](json& d) { d["dim"] = 0; }), Catch::Contains("/dim"));
+  CHECK_THAT(with([](json& d) { d.erase("layers"); }), Catch::Contains("missing field \"layers\""));
+  CHECK_THAT(with([](json& d) { d["layers"][0]["type"] = "glow"; }), Catch::Contains("/layers/0/type") && Catch::Contains("unknown layer type 'glow'"));
+  CHECK_THAT(with([](json& d) { d["layers"][0]["negative_slope"] = -1; }), Catch::Contains("/layers/0/negative_slope"));
+  CHECK_THAT(with([](json& d) { d["layers"][0]["negative_slope"] = "big"; }), Catch::Contains("expected a number"));
+  CHECK_THAT(with([](json& d) { d["layers"][1]["mask"] = {1, 1}; }), Catch::Contains("/layers/1/mask") && Catch::Contains("both 0s and 1s"));
+  CHECK_THAT(with([](json& d) { d["layers"][1]["mask"] = {0.5, 1}; }), Catch::Contains("/layers/1/mask") && Catch::Contains("0 or 1"));
+  CHECK_THAT(with([](json& d) { d["layers"][1]["mask"] = {1, 0, 1}; }), Catch::Contains("/layers/1/mask") && Catch::Contains("expected 2 numbers"));
+  CHECK_THAT(with([](json& d) { d["layers"][1]["s_net"]["layers"][0]["weight"][3] = {1.0}; }),
+             Catch::Contains("/layers/1/s_net/layers/0/weight/3"));
+  CHECK_THAT(with([](json& d) { d["layers"][1]["s_net"]["layers"][1]["bias"] = {1.0}; }),
+             Catch::Contains("/layers/1/s_net/layers/1/bias"));
+  CHECK_THAT(with([](json& d) { d["layers"][1]["s_net"]["activation"] = "swish"; }), Catch::Contains("/layers/1/s_net/activation"));
+  CHECK_THAT(with([](json& d) { d["layers"][2].erase("net"); }), Catch::Contains("/layers/2") && Catch::Contains("missing field"));
+  CHECK_THAT(with([](json& d) { d["layers"][4]["w"] = {0.0, 0.0}; }), Catch::Contains("/layers/4/w") && Catch::Contains("norm"));
+  CHECK_THAT(with([](json& d) { d["layers"][5]["alpha_raw"] = nullptr; }), Catch::Contains("/layers/5/alpha_raw"));
+  CHECK_THAT(with([](json& d) { d["layers"][6]["perm"] = {0, 0}; }), Catch::Contains("/layers/6/perm"));
+  CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, 0.0}; }), Catch::Contains("/preprocess/scale/1"));
+  CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, -2.0}; }), Catch::Contains("/preprocess/scale/1"));
+  CHECK_THAT(with([](json& d) { d["base"]["type"] = "laplace"; }), Catch::Contains("/base/type"));
+  CHECK_THAT(with([](json& d) { d = json::array(); }), Catch::Contains("expected an object"));
+}
+
+TEST_CASE("saving is atomic: a failed save leaves the old file alone", "[io]") {
+  Random rng(5);
+  const std::string path = "eigenflow_test_atomic.json";
+  save_model(path, every_saveable_layer<double>(rng));
+  const std::string before = read_text(path);
+  FlowStack<double> unsaveable(2);
+  unsaveable.append(Inverted<Planar<double>>(Planar<double>::random(2, rng)));
+  CHECK_THROWS_WITH(save_model(path, unsaveable), Catch::Contains("inverted"));
+  CHECK(read_text(path) == before);
+  CHECK_THROWS_AS(save_model("/nonexistent-dir/model.json", unsaveable.size() ? every_saveable_layer<double>(rng) : unsaveable), IoError);
+  std::remove(path.c_str());
+}
