@@ -10,10 +10,11 @@ EIGENFLOW_PACKAGES=(
   libcli11-dev gnuplot-nox          # the command line and its pictures
 )
 
+# Callers may add packages in EIGENFLOW_EXTRA_PACKAGES before sourcing this file.
 eigenflow_install_missing() {
   local missing=()
   local package
-  for package in "${EIGENFLOW_PACKAGES[@]}"; do
+  for package in "${EIGENFLOW_PACKAGES[@]}" ${EIGENFLOW_EXTRA_PACKAGES:-}; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$package")
     fi

@@ -128,6 +128,12 @@ TEST_CASE("malformed model documents name the JSON path of the problem", "[io]")
   CHECK_THAT(with([](json& d) { d = json::array(); }), Catch::Contains("expected an object"));
 }
 
+TEST_CASE("regressions found by fuzzing", "[io]") {
+  // A number JSON accepts but a double cannot hold made nlohmann throw out_of_range, not parse_error.
+  CHECK_THROWS_AS(parse_model_text("{\"dim\": 0.27E04653}", "overflow.json"), FormatError);
+  CHECK_THROWS_WITH(parse_model_text("[1e999]", "overflow.json"), Catch::Contains("overflow.json") && Catch::Contains("not valid JSON"));
+}
+
 TEST_CASE("saving is atomic: a failed save leaves the old file alone", "[io]") {
   Random rng(5);
   const std::string path = "eigenflow_test_atomic.json";

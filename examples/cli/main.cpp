@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "flow_builder.hpp"
@@ -54,8 +55,19 @@ struct Options {
   long long batch = 128, epochs = 400, patience = 60, threads = 1;
   double lr = 2e-3, weight_decay = 1e-2, test_fraction = 0.2, validation_fraction = 0.1, clip = 0;
   // files
-  std::string out, model_path, in_path;
-  long long samples = 1000;
+  std::string out, model_path, in_path, checkpoint_dir;
+  long long samples = 1000, checkpoint_every = 1;
+  bool resume = false;
+
+  /// What defines a training run; a resumed run must match its checkpoint's.
+  nlohmann::json training_config() const {
+    return {{"dataset", dataset}, {"data", data_path}, {"n", n}, {"noise", noise ? nlohmann::json(*noise) : nlohmann::json()},
+            {"seed", seed}, {"flow", flow.family}, {"layers", flow.layers}, {"hidden", flow.hidden}, {"depth", flow.depth},
+            {"activation", activation}, {"conditioner", conditioner}, {"optimizer", optimizer}, {"precision", precision},
+            {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
+            {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
+            {"validation_fraction", validation_fraction}};
+  }
 };
 
 void set_threads(long long threads) {
@@ -104,10 +116,21 @@ int train_command(const Options& o) {
   require(split.train.rows() >= 2, "too few training points after the split");
   const Standardization standardization = Standardization::fit(split.train);
 
+  const nlohmann::json config = o.training_config();
+  const std::string checkpoint_path = o.checkpoint_dir + "/checkpoint.json";
+  std::optional<LoadedCheckpoint> checkpoint;
+  if (o.resume) {
+    checkpoint = load_checkpoint(checkpoint_path);
+    for (const auto& [key, value] : config.items())
+      if (!checkpoint->config.contains(key) || checkpoint->config[key] != value)
+        throw UsageError("--resume: this run's --" + key + " (" + value.dump() + ") differs from the checkpoint's (" +
+                         (checkpoint->config.contains(key) ? checkpoint->config[key].dump() : "missing") + ")");
+  }
   Random model_rng(o.seed + 1);
-  FlowStack<S> flow = cli::build_flow<S>(o.flow, data.cols(), model_rng);
-  flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
+  FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, data.cols(), model_rng);
+  if (!checkpoint) flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
   auto optimizer = make_optimizer<S>(o, flow.parameters());
+  if (checkpoint) optimizer->set_state(checkpoint->optimizer_steps, checkpoint->optimizer_state_as<S>());
 
   TrainOptions options;
   options.epochs = static_cast<Index>(o.epochs);
@@ -120,6 +143,11 @@ int train_command(const Options& o) {
   if (o.schedule == "cosine") options.schedule = LearningRateSchedule::cosine(o.lr, steps_per_epoch * o.epochs, o.lr / 100);
   ProgressPrinter progress;
   options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
+  if (checkpoint) options.resume = &checkpoint->trainer;
+  if (!o.checkpoint_dir.empty()) {
+    options.checkpoint_every = static_cast<Index>(o.checkpoint_every);
+    options.on_checkpoint = [&](const TrainCheckpoint& state) { save_checkpoint(checkpoint_path, config, flow, *optimizer, state); };
+  }
 
   const TrainResult result = train(flow, *optimizer, Matrix<S>(split.train.cast<S>()), Matrix<S>(split.validation.cast<S>()), options);
   progress.finish();
@@ -278,6 +306,9 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--seed", o.seed, "random seed");
   train_cmd->add_option("--precision", o.precision, "float | double (default float)")->check(CLI::IsMember({"float", "double"}));
   train_cmd->add_option("--threads", o.threads, "threads (default 1)");
+  auto* checkpoint_opt = train_cmd->add_option("--checkpoint", o.checkpoint_dir, "directory for checkpoints (model, optimizer and RNG state)");
+  train_cmd->add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints (default 1)")->check(CLI::PositiveNumber);
+  train_cmd->add_flag("--resume", o.resume, "continue from the checkpoint in --checkpoint DIR")->needs(checkpoint_opt);
   train_cmd->add_option("--out", o.out, "model file to write")->required();
 
   auto* logprob = app.add_subcommand("logprob", "log density of points under a model");
@@ -334,6 +365,10 @@ int run(int argc, char** argv) {
     require(o.test_fraction >= 0 && o.test_fraction < 1, "--test-fraction must be in [0, 1)");
     require(o.validation_fraction >= 0 && o.validation_fraction < 1, "--validation-fraction must be in [0, 1)");
     set_threads(o.threads);
+    if (!o.checkpoint_dir.empty() && !o.resume) {
+      ::mkdir(o.checkpoint_dir.c_str(), 0755);  // an existing directory is fine
+      require_writable_destination(o.checkpoint_dir + "/checkpoint.json");
+    }
     Options resolved = o;
     resolved.flow.activation = parse_activation(o.activation);
     resolved.flow.conditioner = o.conditioner == "shared" ? Conditioner::shared : Conditioner::separate;

@@ -56,6 +56,7 @@
 #include "eigenflow/data/two_moons.hpp"
 
 #include "eigenflow/io/atomic_file.hpp"
+#include "eigenflow/io/checkpoint.hpp"
 #include "eigenflow/io/json_reader.hpp"
 #include "eigenflow/io/model_file.hpp"
 

@@ -60,6 +60,28 @@ head -c 8 figure.png | od -An -c | grep -q 'P   N   G' && pass || fail "plot wri
 expect_ok "animate" -- "$EIGENFLOW" animate --model model.json --n 200 --out flow.gif
 head -c 6 flow.gif | grep -q GIF89a && pass || fail "animate writes a GIF"
 
+# ---- checkpoints survive a kill ------------------------------------------------------
+# An uninterrupted run, and the same run killed with SIGKILL mid-way and resumed:
+# the final models must be byte-identical (single thread).
+run_args=(train --dataset two-moons --n 2000 --epochs 150 --seed 4 --layers 4 --hidden 16)
+"$EIGENFLOW" "${run_args[@]}" --out straight.json >/dev/null 2>&1
+"$EIGENFLOW" "${run_args[@]}" --checkpoint ck --out resumed.json >/dev/null 2>&1 &
+pid=$!
+killed=no
+for _ in $(seq 1 3000); do
+  if [ -f ck/checkpoint.json ] && grep -q '"epoch":[2-9][0-9]' ck/checkpoint.json 2>/dev/null; then
+    kill -9 "$pid" 2>/dev/null && killed=yes
+    break
+  fi
+  sleep 0.01
+done
+wait "$pid" 2>/dev/null
+[ "$killed" = yes ] && [ ! -e resumed.json ] && pass || fail "the training run was not killed mid-way (killed=$killed)"
+expect_ok "resume after SIGKILL" -- "$EIGENFLOW" "${run_args[@]}" --checkpoint ck --resume --out resumed.json
+cmp -s straight.json resumed.json && pass || fail "a killed and resumed run differs from an uninterrupted one"
+expect_error "resume with other flags" 2 "--lr" r2.json -- "$EIGENFLOW" "${run_args[@]}" --lr 0.01 --checkpoint ck --resume --out r2.json
+expect_error "resume without a checkpoint" 1 "cannot open" r2.json -- "$EIGENFLOW" "${run_args[@]}" --checkpoint nowhere --resume --out r2.json
+
 # ---- bad input ------------------------------------------------------------------
 printf '' >empty.csv
 printf 'x0,x1\n' >header.csv

@@ -59,16 +59,15 @@ inline std::string shorten(const std::string& text) {
 
 }  // namespace detail
 
-/// Reads a CSV of points; columns: expected number of columns (-1: any).
-inline CsvTable read_csv(const std::string& path, Index columns = -1) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open '" + path + "'");
+/// Reads CSV text from a stream; `name` (a file name) prefixes error messages.
+/// columns: expected number of columns (-1: any).
+inline CsvTable read_csv(std::istream& in, const std::string& name, Index columns = -1) {
   CsvTable table;
   std::vector<double> values;
   std::size_t width = 0, rows = 0, line_number = 0;
   std::string line;
   auto fail = [&](const std::string& message) -> void {
-    throw FormatError(path + ":" + std::to_string(line_number) + ": " + message);
+    throw FormatError(name + ":" + std::to_string(line_number) + ": " + message);
   };
   while (std::getline(in, line)) {
     ++line_number;
@@ -90,18 +89,25 @@ inline CsvTable read_csv(const std::string& path, Index columns = -1) {
       double value = 0;
       if (!detail::parse_number(fields[j], value))
         fail("column " + std::to_string(j + 1) + ": '" + detail::shorten(fields[j]) + "' is not a number");
-      if (!std::isfinite(value)) fail("column " + std::to_string(j + 1) + ": non-finite value '" + fields[j] + "'");
+      if (!std::isfinite(value)) fail("column " + std::to_string(j + 1) + ": non-finite value '" + detail::shorten(fields[j]) + "'");
       values.push_back(value);
     }
     ++rows;
   }
-  if (in.bad()) throw IoError("reading '" + path + "' failed");
-  if (rows == 0) throw FormatError(path + ": no data rows" + (table.header.empty() ? " (empty file)" : " (header only)"));
+  if (in.bad()) throw IoError("reading '" + name + "' failed");
+  if (rows == 0) throw FormatError(name + ": no data rows" + (table.header.empty() ? " (empty file)" : " (header only)"));
   if (columns >= 0 && width != static_cast<std::size_t>(columns))
-    throw FormatError(path + ": expected points with " + std::to_string(columns) + " columns, found " + std::to_string(width));
+    throw FormatError(name + ": expected points with " + std::to_string(columns) + " columns, found " + std::to_string(width));
   table.values = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
       values.data(), static_cast<Index>(rows), static_cast<Index>(width));
   return table;
+}
+
+/// Reads a CSV file of points; columns: expected number of columns (-1: any).
+inline CsvTable read_csv(const std::string& path, Index columns = -1) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open '" + path + "'");
+  return read_csv(in, path, columns);
 }
 
 /// The default header of points: x0, x1, …

@@ -3,6 +3,8 @@
 //   sampling: x = f⁻¹(z), z ~ p_base;  log p(x) = log p_base(z) − log|det ∂f⁻¹/∂z|
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include "eigenflow/autodiff/ops.hpp"
@@ -23,10 +25,14 @@ struct Samples {
 template <class Derived, class S>
 class FlowMethods {
  public:
-  /// log p(x) per row.
+  /// log p(x) per row. Inputs are checked finite, so a NaN here can only come
+  /// from overflow far out in the tails, where the density is 0: it reads −∞.
   ColumnVector<S> log_prob(const Matrix<S>& x) const {
     const Transformed<S> latent = derived().forward(x);
-    return derived().base().log_prob(latent.points) + latent.log_det;
+    ColumnVector<S> result = derived().base().log_prob(latent.points) + latent.log_det;
+    for (Index i = 0; i < result.size(); ++i)
+      if (std::isnan(result(i))) result(i) = -std::numeric_limits<S>::infinity();
+    return result;
   }
 
   /// log p(x) per row, recorded on a tape (N x 1).

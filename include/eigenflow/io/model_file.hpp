@@ -319,17 +319,23 @@ FlowStack<S> model_from_json(const nlohmann::json& document) {
   return flow;
 }
 
-/// Parses a model file's text; FormatError on malformed or truncated JSON.
+/// Parses model text; FormatError on malformed or truncated JSON, and on
+/// numbers JSON allows but a double cannot hold (1e999; found by fuzzing).
+inline nlohmann::json parse_model_text(const std::string& text, const std::string& name) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError("model file '" + name + "' is not valid JSON: " + e.what());
+  }
+}
+
+/// Reads and parses a model file.
 inline nlohmann::json read_model_document(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError("cannot open model file '" + path + "'");
   std::stringstream text;
   text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError("model file '" + path + "' is not valid JSON: " + e.what());
-  }
+  return parse_model_text(text.str(), path);
 }
 
 template <class S>

@@ -34,6 +34,13 @@ class Adam : public Optimizer<S> {
   const std::vector<Matrix<S>>& first_moments() const { return first_; }
   const std::vector<Matrix<S>>& second_moments() const { return second_; }
 
+  std::vector<Matrix<S>> state() const override {
+    std::vector<Matrix<S>> all = first_;
+    all.insert(all.end(), second_.begin(), second_.end());
+    all.insert(all.end(), max_second_.begin(), max_second_.end());
+    return all;
+  }
+
   void step() override {
     ++this->steps_;
     const double t = static_cast<double>(this->steps_);
@@ -67,6 +74,15 @@ class Adam : public Optimizer<S> {
   }
 
  protected:
+  void restore_state(const std::vector<Matrix<S>>& state) override {
+    const std::size_t n = first_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      first_[i] = state[i];
+      second_[i] = state[n + i];
+      if (options_.amsgrad) max_second_[i] = state[2 * n + i];
+    }
+  }
+
   Adam(ParameterList<S> parameters, AdamOptions options, bool decoupled)
       : Optimizer<S>(std::move(parameters), options.learning_rate), options_(options), decoupled_(decoupled) {
     this->detail_check_range("beta1", options.beta1, 0.0, 1.0);

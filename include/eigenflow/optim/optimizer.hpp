@@ -30,9 +30,29 @@ class Optimizer {
     learning_rate_ = learning_rate;
   }
   long long steps_taken() const { return steps_; }
+
+  /// The optimizer's internal state (moment estimates, momentum buffers),
+  /// for checkpoints; restoring it with the same step count continues the
+  /// run bit-identically.
+  virtual std::vector<Matrix<S>> state() const = 0;
+  void set_state(long long steps, const std::vector<Matrix<S>>& state) {
+    const std::vector<Matrix<S>> current = this->state();
+    if (state.size() != current.size())
+      throw ValueError(name() + ": expected " + std::to_string(current.size()) + " state matrices, found " + std::to_string(state.size()));
+    for (std::size_t i = 0; i < state.size(); ++i)
+      if (state[i].rows() != current[i].rows() || state[i].cols() != current[i].cols())
+        throw ShapeError(name() + ": state matrix " + std::to_string(i) + " should be " +
+                         detail::shape_string(current[i].rows(), current[i].cols()) + ", found " +
+                         detail::shape_string(state[i].rows(), state[i].cols()));
+    if (steps < 0) throw ValueError(name() + ": step count must be non-negative");
+    steps_ = steps;
+    restore_state(state);
+  }
   const ParameterList<S>& parameters() const { return parameters_; }
 
  protected:
+  virtual void restore_state(const std::vector<Matrix<S>>& state) = 0;
+
   Optimizer(ParameterList<S> parameters, double learning_rate) : parameters_(std::move(parameters)) {
     set_learning_rate(learning_rate);
     for (auto* p : parameters_)

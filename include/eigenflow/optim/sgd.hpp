@@ -32,6 +32,7 @@ class Sgd : public Optimizer<S> {
   }
 
   std::string name() const override { return "sgd"; }
+  std::vector<Matrix<S>> state() const override { return buffers_; }
 
   void step() override {
     const S lr = static_cast<S>(this->learning_rate_);
@@ -51,6 +52,9 @@ class Sgd : public Optimizer<S> {
     }
     ++this->steps_;
   }
+
+ protected:
+  void restore_state(const std::vector<Matrix<S>>& state) override { buffers_ = state; }
 
  private:
   SgdOptions options_;

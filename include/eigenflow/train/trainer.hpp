@@ -35,6 +35,18 @@ struct EpochReport {
   bool improved = false;  ///< best validation NLL so far
 };
 
+/// The loop's own state at the end of an epoch: with the parameters and the
+/// optimizer's state it continues a run bit-identically (single thread).
+struct TrainCheckpoint {
+  Index epoch = 0;  ///< epochs completed
+  long long steps = 0;
+  Random::State rng{};  ///< the minibatch-order engine
+  Index best_epoch = 0;
+  double best_score = std::numeric_limits<double>::quiet_NaN();
+  Index epochs_without_improvement = 0;
+  std::vector<Matrix<double>> best;  ///< parameter values at best_epoch (exact for float and double)
+};
+
 struct TrainOptions {
   Index epochs = 100;
   Index batch_size = 256;  ///< 0: the whole training set in one batch
@@ -43,6 +55,10 @@ struct TrainOptions {
   double clip_norm = 0;    ///< gradient-norm clipping; 0: off
   std::optional<LearningRateSchedule> schedule;  ///< per optimizer step
   std::function<bool(const EpochReport&)> on_epoch;  ///< return false to stop
+  Index checkpoint_every = 0;  ///< epochs between on_checkpoint calls; 0: never
+  std::function<void(const TrainCheckpoint&)> on_checkpoint;
+  /// Continue from here: the caller has already restored the parameters and the optimizer.
+  const TrainCheckpoint* resume = nullptr;
 };
 
 struct TrainResult {
@@ -64,6 +80,12 @@ std::vector<Matrix<S>> snapshot(const ParameterList<S>& parameters) {
 template <class S>
 void restore(const ParameterList<S>& parameters, const std::vector<Matrix<S>>& values) {
   for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i]->value = values[i];
+}
+template <class To, class From>
+std::vector<Matrix<To>> cast_all(const std::vector<Matrix<From>>& values) {
+  std::vector<Matrix<To>> out;
+  for (const auto& value : values) out.push_back(value.template cast<To>());
+  return out;
 }
 }  // namespace detail
 
@@ -104,10 +126,28 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
   TrainResult result;
   std::vector<Matrix<S>> best = detail::snapshot(parameters), last_good = best;
   Index epochs_without_improvement = 0;
+  Index first_epoch = 1;
+  if (options.resume) {
+    const TrainCheckpoint& from = *options.resume;
+    if (from.best.size() != parameters.size())
+      throw ValueError("train: the checkpoint holds " + std::to_string(from.best.size()) + " parameters, the flow " +
+                       std::to_string(parameters.size()));
+    rng.set_state(from.rng);
+    result.steps = from.steps;
+    result.best_epoch = from.best_epoch;
+    result.best_validation_nll = from.best_score;
+    epochs_without_improvement = from.epochs_without_improvement;
+    best = detail::cast_all<S>(from.best);
+    first_epoch = from.epoch + 1;
+    if (options.patience > 0 && epochs_without_improvement >= options.patience) {  // it had stopped already
+      first_epoch = options.epochs + 1;
+      result.stopped_early = true;
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
-  for (Index epoch = 1; epoch <= options.epochs; ++epoch) {
+  for (Index epoch = first_epoch; epoch <= options.epochs; ++epoch) {
     const std::vector<Index> order = random_order(n, rng);
     double loss_sum = 0;
     for (Index b = 0; b < full_batches + (remainder > 0 ? 1 : 0); ++b) {
@@ -141,7 +181,7 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
     if (validating) report.validation_nll = mean_negative_log_likelihood(flow, validation_data);
     report.seconds = elapsed();
     report.steps_per_second = static_cast<double>(result.steps) / std::max(report.seconds, 1e-9);
-    report.eta_seconds = report.seconds / static_cast<double>(epoch) * static_cast<double>(options.epochs - epoch);
+    report.eta_seconds = report.seconds / static_cast<double>(epoch - first_epoch + 1) * static_cast<double>(options.epochs - epoch);
     const double score = validating ? report.validation_nll : report.train_nll;
     if (!std::isfinite(score)) {
       detail::restore(parameters, last_good);
@@ -160,6 +200,9 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
     }
     last_good = detail::snapshot(parameters);
     result.history.push_back(report);
+    if (options.on_checkpoint && options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0)
+      options.on_checkpoint({epoch, result.steps, rng.state(), result.best_epoch, result.best_validation_nll,
+                             epochs_without_improvement, detail::cast_all<double>(best)});
     const bool keep_going = !options.on_epoch || options.on_epoch(report);
     if (!keep_going) break;
     if (options.patience > 0 && epochs_without_improvement >= options.patience) {
