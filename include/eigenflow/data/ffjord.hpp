@@ -61,25 +61,16 @@ inline Matrix<double> two_spirals(Index n, Random& rng) {
 /// Centres of the rings set: four circles, linspace angles without the endpoint.
 inline Matrix<double> rings_centres(Index n) {
   const Index quarter = n / 4;
-  const Index counts[4] = {quarter, quarter, quarter, n - 3 * quarter};
-  const double radii[4] = {3.0, 2.25, 1.5, 0.75};
   Matrix<double> centres(n, 2);
-  Index row = 0;
-  for (int ring = 0; ring < 4; ++ring)
-    for (Index i = 0; i < counts[ring]; ++i, ++row) {
-      const double angle = 2 * M_PI * static_cast<double>(i) / static_cast<double>(counts[ring]);
-      centres.row(row) << radii[ring] * std::cos(angle), radii[ring] * std::sin(angle);
-    }
+  place_on_circle(centres, 0, quarter, 3.0);
+  place_on_circle(centres, quarter, quarter, 2.25);
+  place_on_circle(centres, 2 * quarter, quarter, 1.5);
+  place_on_circle(centres, 3 * quarter, n - 3 * quarter, 0.75);  // the innermost takes the remainder
   return centres;
 }
 
 inline GaussianMixture2d rings_distribution(Index n, double noise) { return GaussianMixture2d::equal(rings_centres(n), noise); }
 
-inline Matrix<double> rings(Index n, double noise, Random& rng) {
-  Matrix<double> points = rings_centres(n);
-  for (Index i = 0; i < points.size(); ++i) points.data()[i] += noise * rng.normal();
-  shuffle_rows(points, rng);
-  return points;
-}
+inline Matrix<double> rings(Index n, double noise, Random& rng) { return jitter_and_shuffle(rings_centres(n), noise, rng); }
 
 }  // namespace eigenflow

@@ -11,6 +11,7 @@
 #include "eigenflow/core/error.hpp"
 #include "eigenflow/core/random.hpp"
 #include "eigenflow/core/types.hpp"
+#include "eigenflow/data/shuffle.hpp"
 
 namespace eigenflow {
 
@@ -66,5 +67,22 @@ struct GaussianMixture2d {
     return out;
   }
 };
+
+/// One draw from the equal mixture at fixed centres, as make_moons and
+/// make_circles produce it: every centre once, plus N(0, noise² I), rows shuffled.
+inline Matrix<double> jitter_and_shuffle(Matrix<double> centres, double noise, Random& rng) {
+  for (Index i = 0; i < centres.size(); ++i) centres.data()[i] += noise * rng.normal();
+  shuffle_rows(centres, rng);
+  return centres;
+}
+
+/// Fills rows [first, first + count) with points on a circle of the given radius
+/// at linspace angles 2πi/count (endpoint excluded).
+inline void place_on_circle(Matrix<double>& centres, Index first, Index count, double radius) {
+  for (Index i = 0; i < count; ++i) {
+    const double angle = 2 * M_PI * static_cast<double>(i) / static_cast<double>(count);
+    centres.row(first + i) << radius * std::cos(angle), radius * std::sin(angle);
+  }
+}
 
 }  // namespace eigenflow

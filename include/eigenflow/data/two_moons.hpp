@@ -8,7 +8,6 @@
 #include <cmath>
 
 #include "eigenflow/data/gaussian_mixture.hpp"
-#include "eigenflow/data/shuffle.hpp"
 
 namespace eigenflow {
 
@@ -27,12 +26,6 @@ inline GaussianMixture2d two_moons_distribution(Index n, double noise) {
   return GaussianMixture2d::equal(two_moons_centres(n), noise);
 }
 
-inline Matrix<double> two_moons(Index n, double noise, Random& rng) {
-  Matrix<double> points = two_moons_centres(n);
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < 2; ++j) points(i, j) += noise * rng.normal();
-  shuffle_rows(points, rng);
-  return points;
-}
+inline Matrix<double> two_moons(Index n, double noise, Random& rng) { return jitter_and_shuffle(two_moons_centres(n), noise, rng); }
 
 }  // namespace eigenflow

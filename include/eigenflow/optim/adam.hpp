@@ -85,9 +85,9 @@ class Adam : public Optimizer<S> {
 
   Adam(ParameterList<S> parameters, AdamOptions options, bool decoupled)
       : Optimizer<S>(std::move(parameters), options.learning_rate), options_(options), decoupled_(decoupled) {
-    this->detail_check_range("beta1", options.beta1, 0.0, 1.0);
-    this->detail_check_range("beta2", options.beta2, 0.0, 1.0);
-    this->detail_check_positive("epsilon", options.epsilon);
+    this->check_range("beta1", options.beta1, 0.0, 1.0);
+    this->check_range("beta2", options.beta2, 0.0, 1.0);
+    this->check_positive("epsilon", options.epsilon);
     if (!(options.weight_decay >= 0) || !std::isfinite(options.weight_decay))
       throw ValueError("optimizer: weight decay must be non-negative and finite, found " +
                        std::to_string(options.weight_decay));

@@ -26,7 +26,7 @@ class Optimizer {
   void zero_grad() { eigenflow::zero_grad(parameters_); }
   double learning_rate() const { return learning_rate_; }
   void set_learning_rate(double learning_rate) {
-    detail_check_positive("learning rate", learning_rate);
+    check_positive("learning rate", learning_rate);
     learning_rate_ = learning_rate;
   }
   long long steps_taken() const { return steps_; }
@@ -59,11 +59,11 @@ class Optimizer {
       if (p == nullptr) throw ValueError("optimizer: null parameter");
   }
 
-  static void detail_check_positive(const char* what, double value) {
+  static void check_positive(const char* what, double value) {
     if (!(value > 0) || !std::isfinite(value))
       throw ValueError(std::string("optimizer: ") + what + " must be positive and finite, found " + std::to_string(value));
   }
-  static void detail_check_range(const char* what, double value, double low, double high) {
+  static void check_range(const char* what, double value, double low, double high) {
     if (!(value >= low && value < high))
       throw ValueError(std::string("optimizer: ") + what + " must be in [" + std::to_string(low) + ", " +
                        std::to_string(high) + "), found " + std::to_string(value));

@@ -23,8 +23,8 @@ class Sgd : public Optimizer<S> {
  public:
   Sgd(ParameterList<S> parameters, SgdOptions options = {})
       : Optimizer<S>(std::move(parameters), options.learning_rate), options_(options) {
-    this->detail_check_range("momentum", options.momentum, 0.0, 1.0);
-    this->detail_check_range("dampening", options.dampening, 0.0, 1.0 + 1e-300);
+    this->check_range("momentum", options.momentum, 0.0, 1.0);
+    this->check_range("dampening", options.dampening, 0.0, 1.0 + 1e-300);
     if (!(options.weight_decay >= 0)) throw ValueError("optimizer: weight decay must be non-negative");
     if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
       throw ValueError("optimizer: Nesterov momentum needs momentum > 0 and dampening = 0");

@@ -1,0 +1,97 @@
+// Speed of eigenflow on the recipes of the seeds, for the side-by-side
+// comparison with PyTorch (side_by_side.sh). Prints "name value unit" lines.
+//   small      seed 003: 4 affine couplings, one conditioner each (2 hidden × 32, GELU, tanh on s),
+//              batch 32, Adam 1e-3, 1600 training points: ms per training step
+//   large      seed 001: 6 affine couplings, separate s and t nets (2 hidden × 128, ReLU, tanh on s),
+//              full batch of 3000, float32: ms per epoch (one step)
+//   inference  log_prob and sample of 1,000,000 points with the large model: points per second
+//   double     the large case in float64
+//   sgemm/dgemm  single-core GEMM rate of this build (1024³), the ceiling to compare with
+#include <eigenflow/eigenflow.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
+namespace {
+
+using namespace eigenflow;
+using Clock = std::chrono::steady_clock;
+
+/// Median-free simple timing: the mean over `repeats` after `warmup` calls, in seconds.
+double seconds_per_call(const std::function<void()>& call, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) call();
+  const auto start = Clock::now();
+  for (int i = 0; i < repeats; ++i) call();
+  return std::chrono::duration<double>(Clock::now() - start).count() / repeats;
+}
+
+template <class S>
+FlowStack<S> coupling_stack(int layers, Index hidden, Activation activation, Conditioner conditioner, Random& rng) {
+  FlowStack<S> flow(2);
+  for (int k = 0; k < layers; ++k)
+    flow.append(AffineCoupling<S>::make(alternating_mask<S>(2, k % 2), {hidden, 2, activation}, conditioner, ScaleActivation::tanh, rng));
+  return flow;
+}
+
+template <class S>
+double step_seconds(FlowStack<S>& flow, const Matrix<S>& data, Index batch, int repeats) {
+  AdamOptions options;
+  options.learning_rate = 1e-3;
+  Adam<S> optimizer(flow.parameters(), options);
+  Tape<S> tape;
+  Matrix<S> points = data.topRows(batch);
+  Index offset = 0;
+  return seconds_per_call(
+      [&] {
+        points = data.middleRows(offset, batch);
+        offset = (offset + batch) % (data.rows() - batch + 1);
+        tape.clear();
+        optimizer.zero_grad();
+        tape.backward(flow.negative_log_likelihood(tape, tape.constant(points)));
+        optimizer.step();
+      },
+      5, repeats);
+}
+
+template <class S>
+double gemm_gflops() {
+  const Index n = 1024;
+  Matrix<S> a = Matrix<S>::Random(n, n), b = Matrix<S>::Random(n, n), c(n, n);
+  const double seconds = seconds_per_call([&] { c.noalias() = a * b; }, 1, 5);
+  return 2.0 * n * n * n / seconds / 1e9;
+}
+
+}  // namespace
+
+int main() {
+  Eigen::setNbThreads(1);
+  Random rng(0);
+  const Matrix<double> moons = generate_dataset("two-moons", 3000, rng);
+  const Standardization standardization = Standardization::fit(moons);
+  const Matrix<double> standard = standardization.apply(moons);
+
+  auto small = coupling_stack<float>(4, 32, Activation::gelu, Conditioner::shared, rng);
+  const double small_ms = 1e3 * step_seconds(small, Matrix<float>(standard.topRows(1600).cast<float>()), 32, 2000);
+  std::printf("small_step %.4f ms\n", small_ms);
+
+  auto large = coupling_stack<float>(6, 128, Activation::relu, Conditioner::separate, rng);
+  const Matrix<float> all = standard.cast<float>();
+  const double large_ms = 1e3 * step_seconds(large, all, 3000, 30);
+  std::printf("large_epoch %.3f ms\n", large_ms);
+
+  auto large_double = coupling_stack<double>(6, 128, Activation::relu, Conditioner::separate, rng);
+  const double double_ms = 1e3 * step_seconds(large_double, standard, 3000, 15);
+  std::printf("double_epoch %.3f ms\n", double_ms);
+
+  const Matrix<float> million = rng.normal_matrix<float>(1000000, 2);
+  const double log_prob_s = seconds_per_call([&] { (void)large.log_prob(million); }, 0, 1);
+  std::printf("inference_log_prob %.0f points/s\n", 1e6 / log_prob_s);
+  Random sample_rng(1);
+  const double sample_s = seconds_per_call([&] { (void)large.sample(1000000, sample_rng); }, 0, 1);
+  std::printf("inference_sample %.0f points/s\n", 1e6 / sample_s);
+
+  std::printf("sgemm %.1f GFLOP/s\n", gemm_gflops<float>());
+  std::printf("dgemm %.1f GFLOP/s\n", gemm_gflops<double>());
+  return 0;
+}
