@@ -14,7 +14,7 @@ case "$mode" in
     eigenflow_configure build-sanitize -DEIGENFLOW_BUILD_TESTS=ON -DEIGENFLOW_BUILD_BENCHMARKS=OFF \
       -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1" \
       -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-    cmake --build build-sanitize -j "$EIGENFLOW_JOBS"
+    cmake --build build-sanitize -j "$EIGENFLOW_JOBS" --target eigenflow_test_binaries
     # the package test builds an unsanitized consumer; it runs in the plain suite
     ctest --test-dir build-sanitize --output-on-failure -j "$EIGENFLOW_JOBS" -E test_package_downstream
     ;;

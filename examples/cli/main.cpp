@@ -52,8 +52,8 @@ struct Options {
   cli::FlowSpec flow;
   // Defaults chosen by measurement on two moons (3000 points, noise 0.05); see benchmarks/README.md.
   std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
-  long long batch = 128, epochs = 400, patience = 60, threads = 1;
-  double lr = 2e-3, weight_decay = 1e-2, test_fraction = 0.2, validation_fraction = 0.1, clip = 0;
+  long long batch = 128, epochs = 400, patience = 100, threads = 1;
+  double lr = 3e-3, weight_decay = 1e-2, test_fraction = 0.2, validation_fraction = 0.1, clip = 0;
   // files
   std::string out, model_path, in_path, checkpoint_dir;
   long long samples = 1000, checkpoint_every = 1;
@@ -295,8 +295,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"separate", "shared"}));
   train_cmd->add_option("--batch", o.batch, "minibatch size (default 128)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--epochs", o.epochs, "epochs (default 400)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 60)")->check(CLI::NonNegativeNumber);
-  train_cmd->add_option("--lr", o.lr, "learning rate (default 2e-3)");
+  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 100)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3)");
   train_cmd->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));
   train_cmd->add_option("--weight-decay", o.weight_decay, "weight decay (default 1e-2)");
   train_cmd->add_option("--clip", o.clip, "gradient-norm clipping, 0 = off");

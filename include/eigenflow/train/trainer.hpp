@@ -64,7 +64,7 @@ struct TrainOptions {
 struct TrainResult {
   std::vector<EpochReport> history;
   Index best_epoch = 0;
-  double best_validation_nll = std::numeric_limits<double>::quiet_NaN();
+  double best_validation_nll = std::numeric_limits<double>::quiet_NaN();  ///< the training NLL without validation data
   bool stopped_early = false;
   double seconds = 0;
   long long steps = 0;
@@ -144,6 +144,7 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
       result.stopped_early = true;
     }
   }
+  const long long steps_before = result.steps;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
@@ -180,7 +181,7 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
     report.train_nll = loss_sum / static_cast<double>(n);
     if (validating) report.validation_nll = mean_negative_log_likelihood(flow, validation_data);
     report.seconds = elapsed();
-    report.steps_per_second = static_cast<double>(result.steps) / std::max(report.seconds, 1e-9);
+    report.steps_per_second = static_cast<double>(result.steps - steps_before) / std::max(report.seconds, 1e-9);
     report.eta_seconds = report.seconds / static_cast<double>(epoch - first_epoch + 1) * static_cast<double>(options.epochs - epoch);
     const double score = validating ? report.validation_nll : report.train_nll;
     if (!std::isfinite(score)) {
