@@ -33,28 +33,22 @@ class Coupling(nn.Module):
         else:
             self.s_net, self.t_net = mlp(2, hidden, 2, act), mlp(2, hidden, 2, act)
 
-    def forward(self, x):
+    def scale_shift(self, v):
+        """s, t from the masked input b*v (v is x or z: equal where b = 1)."""
         b = self.mask
-        xb = x * b
         if self.shared:
-            st = self.net(xb)
+            st = self.net(v * b)
             s, t = st[:, :2], st[:, 2:]
         else:
-            s, t = self.s_net(xb), self.t_net(xb)
-        s = torch.tanh(s) * (1 - b)
-        t = t * (1 - b)
+            s, t = self.s_net(v * b), self.t_net(v * b)
+        return torch.tanh(s) * (1 - b), t * (1 - b)
+
+    def forward(self, x):
+        s, t = self.scale_shift(x)
         return x * torch.exp(s) + t, s.sum(1)
 
     def inverse(self, z):
-        b = self.mask
-        zb = z * b
-        if self.shared:
-            st = self.net(zb)
-            s, t = st[:, :2], st[:, 2:]
-        else:
-            s, t = self.s_net(zb), self.t_net(zb)
-        s = torch.tanh(s) * (1 - b)
-        t = t * (1 - b)
+        s, t = self.scale_shift(z)
         return (z - t) * torch.exp(-s)
 
 
