@@ -1,6 +1,6 @@
 // Prints the differential entropy (nats, raw coordinates) of a built-in data
-// set's distribution and the mean log density of a CSV of points under it:
-//   dataset_entropy NAME N NOISE DRAWS [POINTS.csv]
+// set's distribution:
+//   dataset_entropy NAME N NOISE DRAWS
 // The entropy is a Monte Carlo mean over DRAWS fresh points from the exact
 // mixture; its standard error is printed beside it.
 #include <eigenflow/eigenflow.hpp>

@@ -91,6 +91,87 @@ TEST_CASE("early stopping stops and restores the best parameters", "[train]") {
   CHECK(mean_negative_log_likelihood(flow, split.validation) == Approx(result.best_validation_nll).epsilon(1e-12));
 }
 
+TEST_CASE("parameter averaging follows its formula and is what validation sees", "[train]") {
+  // One full-batch step per epoch, so on_epoch sees every iterate θ_t; the averaged run must end at
+  // θ̄_T from θ̄_0 = θ_0, θ̄_t = d_t θ̄_{t−1} + (1 − d_t) θ_t, d_t = min(decay, (1 + t)/(10 + t)).
+  const double decay = 0.9;
+  Random data_rng(11);
+  const Matrix<double> data = generate_dataset("two-moons", 120, data_rng);
+  const Matrix<double> validation = generate_dataset("two-moons", 50, data_rng);
+  auto run = [&](double average_decay, std::vector<std::vector<Matrix<double>>>* iterates, TrainResult* result) {
+    Random rng(12);
+    FlowStack<double> flow = small_realnvp(rng);
+    if (iterates) iterates->push_back(values_of(flow));
+    AdamW<double> optimizer(flow.parameters());
+    TrainOptions options;
+    options.epochs = 120;  // d_t reaches the cap 0.9 after t = 80
+    options.batch_size = 0;
+    options.average_decay = average_decay;
+    options.on_epoch = [&](const EpochReport&) {
+      if (iterates) iterates->push_back(values_of(flow));
+      return true;
+    };
+    *result = train(flow, optimizer, data, validation, options);
+    return flow;
+  };
+  std::vector<std::vector<Matrix<double>>> iterates;
+  TrainResult plain_result, averaged_result;
+  run(0, &iterates, &plain_result);
+  FlowStack<double> averaged = run(decay, nullptr, &averaged_result);
+
+  std::vector<Matrix<double>> expected = iterates[0];
+  for (std::size_t t = 1; t < iterates.size(); ++t) {
+    const double d = std::min(decay, (1.0 + static_cast<double>(t)) / (10.0 + static_cast<double>(t)));
+    for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = d * expected[i] + (1 - d) * iterates[t][i];
+  }
+  const std::vector<Matrix<double>> got = values_of(averaged);
+  double worst = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, (got[i] - expected[i]).cwiseAbs().maxCoeff());
+  INFO("worst difference from the formula " << worst);
+  CHECK(worst < 1e-12);
+  // The iterates themselves are identical (averaging only observes them), and the reported
+  // validation NLL is that of the average.
+  CHECK(averaged_result.history.back().validation_nll ==
+        Approx(mean_negative_log_likelihood(averaged, validation)).epsilon(1e-12));
+  CHECK(averaged_result.history.back().train_nll == Approx(plain_result.history.back().train_nll).epsilon(1e-12));
+  CHECK(averaged_result.history.back().validation_nll != Approx(plain_result.history.back().validation_nll).epsilon(1e-6));
+}
+
+TEST_CASE("jitter makes the model fit the data convolved with the noise", "[train]") {
+  // A learnable diagonal Gaussian fitted to N(0, 1) data with jitter σ = 0.75 converges to the
+  // maximum-likelihood fit of N(0, 1 + σ²): standard deviation 1.25.
+  Random rng(13);
+  Matrix<double> data(4000, 1);
+  for (Index i = 0; i < data.rows(); ++i) data(i, 0) = rng.normal();
+  const double data_std = std::sqrt(data.array().square().mean() - std::pow(data.mean(), 2));
+  FlowStack<double> flow(1);
+  flow.set_base(std::make_unique<DiagonalGaussian<double>>(1));
+  AdamOptions o;
+  o.learning_rate = 2e-2;
+  AdamW<double> optimizer(flow.parameters(), o);
+  TrainOptions options;
+  options.epochs = 60;
+  options.batch_size = 200;
+  options.jitter = RowVector<double>::Constant(1, 0.75);
+  options.average_decay = 0.99;  // the average, not the noisy last iterate
+  train(flow, optimizer, data, Matrix<double>(0, 1), options);
+  const auto& base = dynamic_cast<const DiagonalGaussian<double>&>(flow.base());
+  const double fitted_std = std::exp(base.log_std()(0, 0));
+  const double expected = std::sqrt(data_std * data_std + 0.75 * 0.75);
+  INFO("fitted std " << fitted_std << ", expected " << expected);
+  // 60 epochs × 4000 noise draws: the noise's own sample variance is within ~1% of 0.5625.
+  CHECK(std::abs(fitted_std - expected) < 0.02);
+  CHECK(std::abs(fitted_std - data_std) > 0.2);  // without jitter it would have fitted data_std
+
+  options.jitter = RowVector<double>::Constant(2, 0.1);
+  CHECK_THROWS_WITH(train(flow, optimizer, data, Matrix<double>(0, 1), options), Catch::Contains("jitter"));
+  options.jitter = RowVector<double>::Constant(1, -0.1);
+  CHECK_THROWS_WITH(train(flow, optimizer, data, Matrix<double>(0, 1), options), Catch::Contains("jitter"));
+  options.jitter.resize(0);
+  options.average_decay = 1;
+  CHECK_THROWS_WITH(train(flow, optimizer, data, Matrix<double>(0, 1), options), Catch::Contains("average decay"));
+}
+
 TEST_CASE("a diverging run stops with an error and keeps the last good parameters", "[train]") {
   Random rng(5);
   const Matrix<double> data = generate_dataset("two-moons", 200, rng);

@@ -52,8 +52,9 @@ struct Options {
   cli::FlowSpec flow;
   // Defaults chosen by measurement on two moons (3000 points, noise 0.05); see benchmarks/README.md.
   std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
-  long long batch = 128, epochs = 400, patience = 100, threads = 1;
-  double lr = 3e-3, weight_decay = 1e-2, test_fraction = 0.2, validation_fraction = 0.1, clip = 0;
+  long long batch = 64, epochs = 400, patience = 150, threads = 1;
+  double lr = 3e-3, weight_decay = 1e-2, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
+  double average_decay = 0.998, jitter = 0.03;
   // files
   std::string out, model_path, in_path, checkpoint_dir;
   long long samples = 1000, checkpoint_every = 1;
@@ -66,7 +67,7 @@ struct Options {
             {"activation", activation}, {"conditioner", conditioner}, {"optimizer", optimizer}, {"precision", precision},
             {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
-            {"validation_fraction", validation_fraction}};
+            {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter}};
   }
 };
 
@@ -138,6 +139,8 @@ int train_command(const Options& o) {
   options.patience = split.validation.rows() > 0 ? static_cast<Index>(o.patience) : 0;
   options.seed = o.seed + 2;
   options.clip_norm = o.clip;
+  options.average_decay = o.average_decay;
+  if (o.jitter > 0) options.jitter = o.jitter * standardization.scale;
   const Index batch = options.batch_size == 0 ? split.train.rows() : std::min<Index>(options.batch_size, split.train.rows());
   const long long steps_per_epoch = (split.train.rows() + batch - 1) / batch;
   if (o.schedule == "cosine") options.schedule = LearningRateSchedule::cosine(o.lr, steps_per_epoch * o.epochs, o.lr / 100);
@@ -286,22 +289,24 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--noise", o.noise, "noise of the generated set");
   train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | planar | radial")
       ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "planar", "radial"}));
-  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default 6)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default 10)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default 32)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--depth", o.flow.depth, "hidden layers per conditioner (default 2)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--activation", o.activation, "relu | gelu | tanh | elu | silu")
       ->check(CLI::IsMember({"relu", "gelu", "gelu_tanh", "tanh", "elu", "silu", "leaky_relu"}));
   train_cmd->add_option("--conditioner", o.conditioner, "separate s and t nets, or one shared net")
       ->check(CLI::IsMember({"separate", "shared"}));
-  train_cmd->add_option("--batch", o.batch, "minibatch size (default 128)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--batch", o.batch, "minibatch size (default 64)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--epochs", o.epochs, "epochs (default 400)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 100)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 150)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3)");
   train_cmd->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));
   train_cmd->add_option("--weight-decay", o.weight_decay, "weight decay (default 1e-2)");
   train_cmd->add_option("--clip", o.clip, "gradient-norm clipping, 0 = off");
+  train_cmd->add_option("--jitter", o.jitter, "noise regularisation: Gaussian noise on training points, in units of each coordinate's standard deviation, 0 = off (default 0.03)");
+  train_cmd->add_option("--average-decay", o.average_decay, "parameter averaging: decay of the moving average, 0 = off (default 0.998)");
   train_cmd->add_option("--optimizer", o.optimizer, "adamw | adam | sgd")->check(CLI::IsMember({"adamw", "adam", "sgd"}));
-  train_cmd->add_option("--test-fraction", o.test_fraction, "held-out test share (default 0.2)");
+  train_cmd->add_option("--test-fraction", o.test_fraction, "held-out test share (default 0.1)");
   train_cmd->add_option("--validation-fraction", o.validation_fraction, "validation share (default 0.1)");
   train_cmd->add_option("--seed", o.seed, "random seed");
   train_cmd->add_option("--precision", o.precision, "float | double (default float)")->check(CLI::IsMember({"float", "double"}));
@@ -363,6 +368,8 @@ int run(int argc, char** argv) {
     require(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay must be non-negative");
     require(std::isfinite(o.clip) && o.clip >= 0, "--clip must be non-negative");
     require(o.test_fraction >= 0 && o.test_fraction < 1, "--test-fraction must be in [0, 1)");
+    require(o.average_decay >= 0 && o.average_decay < 1, "--average-decay must be in [0, 1)");
+    require(std::isfinite(o.jitter) && o.jitter >= 0, "--jitter must be non-negative");
     require(o.validation_fraction >= 0 && o.validation_fraction < 1, "--validation-fraction must be in [0, 1)");
     set_threads(o.threads);
     if (!o.checkpoint_dir.empty() && !o.resume) {

@@ -4,7 +4,8 @@
 // last checkpoint and ends bit-identical to an uninterrupted run.
 //   { "format": "eigenflow.checkpoint", "version": 1, "config": {…},
 //     "model": {eigenflow.model}, "optimizer": {"name", "steps", "state": [matrices]},
-//     "trainer": {"epoch", "steps", "rng": {…}, "best_epoch", "best_score", "epochs_without_improvement", "best": [matrices]} }
+//     "trainer": {"epoch", "steps", "rng": {…}, "best_epoch", "best_score", "epochs_without_improvement", "best": [matrices],
+//                  "average": [matrices] (parameter averaging; empty or absent when off)} }
 #pragma once
 
 #include <cstdint>
@@ -72,7 +73,8 @@ void save_checkpoint(const std::string& path, const nlohmann::json& config, cons
         {"best_epoch", trainer.best_epoch},
         {"best_score", trainer.best_score},
         {"epochs_without_improvement", trainer.epochs_without_improvement},
-        {"best", detail::matrices_to_json(trainer.best)}}}};
+        {"best", detail::matrices_to_json(trainer.best)},
+        {"average", detail::matrices_to_json(trainer.average)}}}};
   const std::string text = document.dump();
   write_file_atomically(path, [&](std::ostream& out) { out << text << '\n'; });
 }
@@ -123,6 +125,7 @@ inline LoadedCheckpoint load_checkpoint(const std::string& path) {
     out.trainer.best_score = best_score.is_number() ? best_score.get<double>() : std::numeric_limits<double>::quiet_NaN();
     out.trainer.epochs_without_improvement = static_cast<Index>(trainer.field("epochs_without_improvement").integer());
     out.trainer.best = detail::matrices_from_json<double>(trainer.field("best"));
+    if (trainer.has("average")) out.trainer.average = detail::matrices_from_json<double>(trainer.field("average"));
     return out;
   } catch (const FormatError& e) {
     throw FormatError(path + ": " + e.what());
