@@ -197,8 +197,8 @@ void matmul_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
   auto& a = tape.node(node.input[0]);
   auto& b = tape.node(node.input[1]);
-  a.adjoint.noalias() += node.adjoint * b.value.transpose();
-  b.adjoint.noalias() += a.value.transpose() * node.adjoint;
+  gemm_add(a.adjoint, Scalar(1), node.adjoint, false, b.value, true);  // dA += dY · Bᵀ
+  gemm_add(b.adjoint, Scalar(1), a.value, true, node.adjoint, false);  // dB += Aᵀ · dY
 }
 template <class Scalar>
 void transpose_backward(Tape<Scalar>& tape, std::size_t self) {
@@ -210,8 +210,8 @@ void linear_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
   auto& x = tape.node(node.input[0]);
   auto& weight = tape.node(node.input[1]);
-  x.adjoint.noalias() += node.adjoint * weight.value;
-  weight.adjoint.noalias() += node.adjoint.transpose() * x.value;
+  gemm_add(x.adjoint, Scalar(1), node.adjoint, false, weight.value, false);  // dX += dY · W
+  gemm_add(weight.adjoint, Scalar(1), node.adjoint, true, x.value, false);  // dW += dYᵀ · X
   if (node.integer[0] != 0) tape.node(static_cast<std::size_t>(node.integer[1])).adjoint += node.adjoint.colwise().sum();
 }
 }  // namespace detail
@@ -224,7 +224,8 @@ Var<Scalar> matmul(const Var<Scalar>& a, const Var<Scalar>& b) {
   Tape<Scalar>& tape = a.tape();
   auto& node = tape.push(a.rows(), b.cols(), &detail::matmul_backward<Scalar>);
   node.input = {a.index(), b.index()};
-  node.value.noalias() = a.value() * b.value();
+  node.value.setZero();
+  detail::gemm_add(node.value, Scalar(1), a.value(), false, b.value(), false);
   return tape.last();
 }
 
@@ -267,10 +268,10 @@ void reduce_backward(Tape<Scalar>& tape, std::size_t self) {
   const Scalar weight = node.scalar[0];  // 1 for sums, 1/count for means
   if constexpr (kind == ReduceKind::all) {
     input.adjoint.array() += weight * node.adjoint(0, 0);
-  } else if constexpr (kind == ReduceKind::per_row) {
-    input.adjoint.colwise() += weight * node.adjoint.col(0);
+  } else if constexpr (kind == ReduceKind::per_row) {  // column by column: a broadcast would allocate a temporary
+    for (Index j = 0; j < input.adjoint.cols(); ++j) input.adjoint.col(j) += weight * node.adjoint.col(0);
   } else {
-    input.adjoint.rowwise() += weight * node.adjoint.row(0);
+    for (Index j = 0; j < input.adjoint.cols(); ++j) input.adjoint.col(j).array() += weight * node.adjoint(0, j);
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "eigenflow/core/broadcast.hpp"
 #include "eigenflow/core/functions.hpp"
+#include "eigenflow/core/gemm.hpp"
 #include "eigenflow/core/types.hpp"
 
 namespace eigenflow {
@@ -29,9 +30,11 @@ Matrix<Scalar> binary(const char* op, const Matrix<Scalar>& a, const Matrix<Scal
 }
 
 /// out = x · Wᵀ + b, the one definition of a dense layer's value.
-template <class Out, class Scalar>
-void linear_into(Out& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
-  out.noalias() = x * weight.transpose();
+template <class Scalar>
+void linear_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
+  out.resize(x.rows(), weight.rows());
+  out.setZero();
+  gemm_add(out, Scalar(1), x, false, weight, true);
   out.rowwise() += bias.row(0);
 }
 
