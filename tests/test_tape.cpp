@@ -46,6 +46,28 @@ TEST_CASE("parameters accumulate gradients until zero_grad", "[tape]") {
   CHECK(p.grad.isZero());
 }
 
+TEST_CASE("deferred parameter gradients arrive in add_parameter_gradients, once", "[tape]") {
+  Random rng(4);
+  Mlp<double> net({3, 8, 1, 2, Activation::tanh}, rng);
+  const Matrix<double> batch = uniform_matrix(rng, 10, 3);
+  Tape<double> tape;
+  step(tape, net, batch);
+  std::vector<Matrix<double>> expected;
+  for (auto* p : net.parameters()) expected.push_back(p->grad);
+
+  tape.clear();
+  zero_grad(net.parameters());
+  TapeContext<double> context{tape};
+  tape.backward(mean(square(net.apply(context, tape.constant(batch)))), ParameterGradients::defer);
+  for (auto* p : net.parameters()) CHECK(p->grad.isZero());
+  tape.add_parameter_gradients();
+  std::size_t i = 0;
+  for (auto* p : net.parameters()) CHECK(p->grad == expected[i++]);
+  tape.add_parameter_gradients();  // nothing pending any more
+  i = 0;
+  for (auto* p : net.parameters()) CHECK(p->grad == expected[i++]);
+}
+
 TEST_CASE("a reused tape gives bit-identical gradients", "[tape]") {
   Random rng(3);
   Mlp<double> net({3, 16, 2, 2, Activation::gelu}, rng);

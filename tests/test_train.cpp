@@ -172,6 +172,31 @@ TEST_CASE("jitter makes the model fit the data convolved with the noise", "[trai
   CHECK_THROWS_WITH(train(flow, optimizer, data, Matrix<double>(0, 1), options), Catch::Contains("average decay"));
 }
 
+TEST_CASE("threads over the batch train as one thread does", "[train]") {
+  // Workers split each batch's rows and their gradients are summed; only the order of the
+  // floating-point sums differs from one thread (the split runs even without OpenMP).
+  auto run = [](int threads) {
+    Random rng(14);
+    const Matrix<double> data = generate_dataset("two-moons", 1500, rng);  // batches 600, 600, 300
+    FlowStack<double> flow = small_realnvp(rng);
+    AdamW<double> optimizer(flow.parameters());
+    TrainOptions options;
+    options.epochs = 3;
+    options.batch_size = 600;
+    options.threads = threads;
+    options.jitter = RowVector<double>::Constant(2, 0.05);
+    const TrainResult result = train(flow, optimizer, data, Matrix<double>(0, 2), options);
+    return std::make_pair(values_of(flow), result.history.back().train_nll);
+  };
+  const auto [one, one_nll] = run(1);
+  const auto [two, two_nll] = run(2);
+  double worst = 0;
+  for (std::size_t i = 0; i < one.size(); ++i) worst = std::max(worst, (one[i] - two[i]).cwiseAbs().maxCoeff());
+  INFO("worst parameter difference " << worst);
+  CHECK(worst < 1e-10);
+  CHECK(one_nll == Approx(two_nll).epsilon(1e-12));
+}
+
 TEST_CASE("a diverging run stops with an error and keeps the last good parameters", "[train]") {
   Random rng(5);
   const Matrix<double> data = generate_dataset("two-moons", 200, rng);

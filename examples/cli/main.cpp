@@ -17,7 +17,7 @@
 #include "flow_builder.hpp"
 #include "gnuplot.hpp"
 
-#ifdef EIGENFLOW_HAVE_OPENMP
+#ifdef _OPENMP
 #include <omp.h>
 #endif
 
@@ -73,7 +73,7 @@ struct Options {
 
 void set_threads(long long threads) {
   require(threads >= 1, "--threads must be at least 1");
-#ifdef EIGENFLOW_HAVE_OPENMP
+#ifdef _OPENMP
   omp_set_num_threads(static_cast<int>(threads));
 #endif
   Eigen::setNbThreads(static_cast<int>(threads));
@@ -139,6 +139,7 @@ int train_command(const Options& o) {
   options.patience = split.validation.rows() > 0 ? static_cast<Index>(o.patience) : 0;
   options.seed = o.seed + 2;
   options.clip_norm = o.clip;
+  options.threads = static_cast<int>(o.threads);
   options.average_decay = o.average_decay;
   if (o.jitter > 0) options.jitter = o.jitter * standardization.scale;
   const Index batch = options.batch_size == 0 ? split.train.rows() : std::min<Index>(options.batch_size, split.train.rows());

@@ -60,5 +60,6 @@
 #include "eigenflow/io/json_reader.hpp"
 #include "eigenflow/io/model_file.hpp"
 
+#include "eigenflow/train/batch_gradient.hpp"
 #include "eigenflow/train/progress.hpp"
 #include "eigenflow/train/trainer.hpp"

@@ -12,6 +12,7 @@
 // bytes() stay flat (tests assert it on these counters).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <deque>
@@ -24,6 +25,13 @@ namespace eigenflow {
 
 template <class Scalar>
 class Tape;
+
+/// What backward() does with the adjoints of parameter leaves.
+enum class ParameterGradients {
+  accumulate,  ///< add them into Parameter::grad during the sweep
+  defer,       ///< leave them on the tape for add_parameter_gradients(): tapes on other
+               ///< threads can then sweep at the same time without racing on grad
+};
 
 /// A handle to a node: {tape, index}. Cheap to copy; valid until the tape is cleared.
 template <class Scalar>
@@ -109,7 +117,7 @@ class Tape {
 
   /// Reverse sweep from a 1x1 node: seeds its adjoint with 1 and accumulates
   /// adjoints into every node recorded before it and into parameter grads.
-  void backward(const Var<Scalar>& loss) {
+  void backward(const Var<Scalar>& loss, ParameterGradients parameter_gradients = ParameterGradients::accumulate) {
     if (&loss.tape() != this) throw Error("Tape::backward: the loss belongs to another tape");
     const std::size_t last = loss.index();
     if (last >= used_) throw Error("Tape::backward: the loss node was cleared");
@@ -122,9 +130,20 @@ class Tape {
       node.adjoint.setZero(node.value.rows(), node.value.cols());
     }
     nodes_[last].adjoint(0, 0) = Scalar(1);
+    const bool defer = parameter_gradients == ParameterGradients::defer;
+    swept_ = defer ? last + 1 : 0;
     for (std::size_t i = last + 1; i-- > 0;) {
-      if (nodes_[i].backward != nullptr) nodes_[i].backward(*this, i);
+      if (nodes_[i].backward == nullptr || (defer && nodes_[i].parameter != nullptr)) continue;
+      nodes_[i].backward(*this, i);
     }
+  }
+
+  /// Adds the parameter leaves' adjoints from the last backward(loss, ParameterGradients::defer)
+  /// into their Parameter::grad.
+  void add_parameter_gradients() {
+    for (std::size_t i = 0; i < std::min(swept_, used_); ++i)
+      if (nodes_[i].parameter != nullptr) accumulate_into_parameter(*this, i);
+    swept_ = 0;
   }
 
   // ---- for op implementations -------------------------------------------
@@ -154,6 +173,7 @@ class Tape {
 
   std::deque<Node> nodes_;
   std::size_t used_ = 0;
+  std::size_t swept_ = 0;  // nodes whose parameter adjoints a deferred backward left pending
 };
 
 /// The value of a plain matrix is itself; of a Var, the matrix on its tape.

@@ -9,6 +9,7 @@
 
 #include "eigenflow/autodiff/ops.hpp"
 #include "eigenflow/core/checks.hpp"
+#include "eigenflow/core/parallel.hpp"
 #include "eigenflow/core/random.hpp"
 #include "eigenflow/flows/layer.hpp"
 
@@ -27,9 +28,15 @@ class FlowMethods {
  public:
   /// log p(x) per row. Inputs are checked finite, so a NaN here can only come
   /// from overflow far out in the tails, where the density is 0: it reads −∞.
+  /// Rows go through in chunks (their intermediates stay in cache), on
+  /// available_threads() threads when compiled with OpenMP; each row's value
+  /// does not depend on the chunking or the threads.
   ColumnVector<S> log_prob(const Matrix<S>& x) const {
-    const Transformed<S> latent = derived().forward(x);
-    ColumnVector<S> result = derived().base().log_prob(latent.points) + latent.log_det;
+    ColumnVector<S> result(x.rows());
+    for_each_chunk(x.rows(), [&](Index first, Index count) {
+      const Transformed<S> latent = derived().forward(Matrix<S>(x.middleRows(first, count)));
+      result.segment(first, count) = derived().base().log_prob(latent.points) + latent.log_det;
+    });
     for (Index i = 0; i < result.size(); ++i)
       if (std::isnan(result(i))) result(i) = -std::numeric_limits<S>::infinity();
     return result;
@@ -44,17 +51,33 @@ class FlowMethods {
   /// The training loss: −mean log p(x), recorded on a tape (1 x 1).
   Var<S> negative_log_likelihood(Tape<S>& tape, const Var<S>& x) { return scale(mean(log_prob(tape, x)), S(-1)); }
 
-  /// n points x = f⁻¹(z), z ~ base.
-  Matrix<S> sample(Index n, Random& rng) const { return derived().inverse(draw_base(n, rng)).points; }
+  /// n points x = f⁻¹(z), z ~ base (drawn in one sequence from rng, so the
+  /// points do not depend on the threads; the inverse runs in chunks like log_prob).
+  Matrix<S> sample(Index n, Random& rng) const { return sample_and_log_prob(n, rng).points; }
 
   /// n points with their log densities, from one inverse pass.
   Samples<S> sample_and_log_prob(Index n, Random& rng) const {
-    const Matrix<S> z = draw_base(n, rng);
-    Transformed<S> data = derived().inverse(z);
-    return {std::move(data.points), derived().base().log_prob(z) - data.log_det};
+    Matrix<S> z = draw_base(n, rng);
+    Samples<S> out{Matrix<S>(n, z.cols()), derived().base().log_prob(z)};
+    for_each_chunk(n, [&](Index first, Index count) {
+      const Transformed<S> data = derived().inverse(Matrix<S>(z.middleRows(first, count)));
+      out.points.middleRows(first, count) = data.points;
+      out.log_prob.segment(first, count) -= data.log_det;
+    });
+    return out;
   }
 
  private:
+  /// work(first, count) over row chunks of n rows, threaded where OpenMP is on.
+  template <class Work>
+  static void for_each_chunk(Index n, const Work& work) {
+    const Index chunks = detail::chunk_count(n);
+    detail::parallel_for(chunks, available_threads(), [&](Index c) {
+      const Index first = c * detail::row_chunk;
+      work(first, std::min(detail::row_chunk, n - first));
+    });
+  }
+
   Matrix<S> draw_base(Index n, Random& rng) const {
     if (n < 0) throw ValueError("sample: the number of points must be non-negative, found " + std::to_string(n));
     return derived().base().sample(n, rng);

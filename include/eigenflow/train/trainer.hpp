@@ -9,6 +9,7 @@
 // generalises better on small data sets.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include "eigenflow/optim/clipping.hpp"
 #include "eigenflow/optim/optimizer.hpp"
 #include "eigenflow/optim/schedule.hpp"
+#include "eigenflow/train/batch_gradient.hpp"
 
 namespace eigenflow {
 
@@ -66,6 +68,11 @@ struct TrainOptions {
   /// per-coordinate standard deviations (empty: none). The model then fits p * N(0, diag σ²), which
   /// costs little KL for σ well below the data's own scale but stops it memorising the points.
   RowVector<double> jitter;
+  /// Threads over the batch (BatchGradient; needs OpenMP; 0: available_threads()). A worker
+  /// gets at least min_rows_per_thread rows, so small batches stay on one thread; results
+  /// differ from one thread's only by the order of floating-point sums.
+  int threads = 0;
+  Index min_rows_per_thread = 256;
   std::function<bool(const EpochReport&)> on_epoch;  ///< return false to stop
   Index checkpoint_every = 0;  ///< epochs between on_checkpoint calls; 0: never
   std::function<void(const TrainCheckpoint&)> on_checkpoint;
@@ -141,8 +148,7 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
   const Index batch = options.batch_size == 0 ? n : std::min(options.batch_size, n);
   const Index full_batches = n / batch, remainder = n % batch;
   Random rng(options.seed);
-  // One tape per batch shape: both are reused without reallocation.
-  Tape<S> tape, remainder_tape;
+  BatchGradient<S> gradient(options.threads, options.min_rows_per_thread);
   Matrix<S> batch_points(batch, train_data.cols()), remainder_points(remainder, train_data.cols());
 
   TrainResult result;
@@ -182,17 +188,14 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
     for (Index b = 0; b < full_batches + (remainder > 0 ? 1 : 0); ++b) {
       const bool last = b == full_batches;
       Matrix<S>& points = last ? remainder_points : batch_points;
-      Tape<S>& current = last ? remainder_tape : tape;
-      for (Index i = 0; i < points.rows(); ++i) points.row(i) = train_data.row(order[static_cast<std::size_t>(b * batch + i)]);
-      if (jittering)
-        for (Index i = 0; i < points.rows(); ++i)
+      for (Index i = 0; i < points.rows(); ++i) {
+        points.row(i) = train_data.row(order[static_cast<std::size_t>(b * batch + i)]);
+        if (jittering)
           for (Index j = 0; j < points.cols(); ++j) points(i, j) += static_cast<S>(options.jitter(j) * rng.normal());
+      }
       if (options.schedule) optimizer.set_learning_rate(options.schedule->at(result.steps));
-      current.clear();
       optimizer.zero_grad();
-      const Var<S> loss = flow.negative_log_likelihood(current, current.constant(points));
-      const double value = static_cast<double>(loss.value()(0, 0));
-      current.backward(loss);
+      const double value = gradient(flow, points);
       if (!std::isfinite(value) || !gradients_finite(parameters)) {
         detail::restore(parameters, last_good);
         throw NumericalError("training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(result.steps + 1) +
