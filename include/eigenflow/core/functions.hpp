@@ -93,12 +93,15 @@ struct Silu {
 };
 
 /// Exact GELU: x * Phi(x) = x/2 (1 + erf(x / sqrt 2));  gelu' = Phi(x) + x phi(x).
+/// The derivative reads Phi(x) = y / x off the value instead of a second erf (the
+/// same rounding: both carry the cancellation in 1 + erf), and uses
+/// Phi(x) = 1/2 + x phi(0) + O(x^3) within 1e-4 of zero.
 struct Gelu {
   template <class S> static S value(S x) {
     return S(0.5) * x * (S(1) + std::erf(x * S(0.70710678118654752440)));
   }
-  template <class S> static S derivative(S x, S) {
-    const S cdf = S(0.5) * (S(1) + std::erf(x * S(0.70710678118654752440)));
+  template <class S> static S derivative(S x, S y) {
+    const S cdf = std::abs(x) > S(1e-4) ? y / x : S(0.5) + S(0.39894228040143267794) * x;
     const S pdf = S(0.39894228040143267794) * std::exp(S(-0.5) * x * x);
     return cdf + x * pdf;
   }
