@@ -188,3 +188,38 @@ TEST_CASE("shape mismatches throw with both shapes in the message", "[ops]") {
   CHECK_THROWS_AS(columns(a, 2, 3), ShapeError);
   CHECK_THROWS_AS(tape.backward(a), ShapeError);  // loss must be 1x1
 }
+
+namespace {
+/// Worst relative gap between F's vectorised array forms and its scalar reference on [-12, 12].
+template <class F, class S>
+std::pair<double, double> array_form_gap() {
+  const Index n = 4801;
+  Eigen::Array<S, Eigen::Dynamic, 1> x(n);
+  for (Index i = 0; i < n; ++i) x(i) = static_cast<S>(-12.0 + 24.0 * static_cast<double>(i) / static_cast<double>(n - 1));
+  const Eigen::Array<S, Eigen::Dynamic, 1> y = F::array_value(x);
+  const Eigen::Array<S, Eigen::Dynamic, 1> dy = F::array_derivative(x, y);
+  double value_gap = 0, derivative_gap = 0;
+  for (Index i = 0; i < n; ++i) {
+    const double reference = F::value(x(i));
+    const double reference_derivative = F::derivative(x(i), static_cast<S>(reference));
+    value_gap = std::max(value_gap, std::abs(y(i) - reference) / std::max(1.0, std::abs(reference)));
+    derivative_gap = std::max(derivative_gap, std::abs(dy(i) - reference_derivative) / std::max(1.0, std::abs(reference_derivative)));
+  }
+  return {value_gap, derivative_gap};
+}
+}  // namespace
+
+TEST_CASE("vectorised elementwise functions agree with their scalar references", "[ops]") {
+  // float: Eigen's erf is a rational approximation, its tanh and exp polynomial ones (a few ulp)
+  auto check = [](const char* name, std::pair<double, double> gap, double tolerance) {
+    INFO(name << ": value " << gap.first << ", derivative " << gap.second);
+    CHECK(gap.first < tolerance);
+    CHECK(gap.second < tolerance);
+  };
+  check("exp float", array_form_gap<fn::Exp, float>(), 1e-6);
+  check("tanh float", array_form_gap<fn::Tanh, float>(), 1e-6);
+  check("gelu float", array_form_gap<fn::Gelu, float>(), 1e-6);
+  check("exp double", array_form_gap<fn::Exp, double>(), 1e-14);
+  check("tanh double", array_form_gap<fn::Tanh, double>(), 1e-14);
+  check("gelu double", array_form_gap<fn::Gelu, double>(), 1e-14);
+}

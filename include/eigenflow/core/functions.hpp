@@ -4,9 +4,18 @@
 //
 // Each functor has value(x) and derivative(x, y) where y = value(x); the
 // derivative may use y to save a second transcendental (tanh' = 1 - y^2).
+// The transcendental ones also have array_value / array_derivative: the same
+// formulas on whole Eigen arrays, which Eigen evaluates with SIMD packets
+// (its exp, tanh and float erf); elementwise ops use them when present, and
+// the scalar forms stay as their reference (test_ops compares the two).
 #pragma once
 
 #include <cmath>
+#include <type_traits>
+#include <utility>
+
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
 
 namespace eigenflow::fn {
 
@@ -18,6 +27,8 @@ struct Identity {
 struct Exp {
   template <class S> static S value(S x) { return std::exp(x); }
   template <class S> static S derivative(S, S y) { return y; }
+  template <class A> static auto array_value(const A& x) { return x.exp(); }
+  template <class A, class B> static const B& array_derivative(const A&, const B& y) { return y; }
 };
 
 struct Log {
@@ -48,6 +59,8 @@ struct Abs {
 struct Tanh {
   template <class S> static S value(S x) { return std::tanh(x); }
   template <class S> static S derivative(S, S y) { return S(1) - y * y; }
+  template <class A> static auto array_value(const A& x) { return x.tanh(); }
+  template <class A, class B> static auto array_derivative(const A&, const B& y) { return typename B::Scalar(1) - y.square(); }
 };
 
 /// sigmoid(x) = 1 / (1 + e^-x), evaluated without overflow for either sign.
@@ -93,17 +106,23 @@ struct Silu {
 };
 
 /// Exact GELU: x * Phi(x) = x/2 (1 + erf(x / sqrt 2));  gelu' = Phi(x) + x phi(x).
-/// The derivative reads Phi(x) = y / x off the value instead of a second erf (the
-/// same rounding: both carry the cancellation in 1 + erf), and uses
-/// Phi(x) = 1/2 + x phi(0) + O(x^3) within 1e-4 of zero.
 struct Gelu {
   template <class S> static S value(S x) {
     return S(0.5) * x * (S(1) + std::erf(x * S(0.70710678118654752440)));
   }
-  template <class S> static S derivative(S x, S y) {
-    const S cdf = std::abs(x) > S(1e-4) ? y / x : S(0.5) + S(0.39894228040143267794) * x;
+  template <class S> static S derivative(S x, S) {
+    const S cdf = S(0.5) * (S(1) + std::erf(x * S(0.70710678118654752440)));
     const S pdf = S(0.39894228040143267794) * std::exp(S(-0.5) * x * x);
     return cdf + x * pdf;
+  }
+  template <class A> static auto array_value(const A& x) {
+    using S = typename A::Scalar;
+    return S(0.5) * x * (S(1) + (x * S(0.70710678118654752440)).erf());
+  }
+  template <class A, class B> static auto array_derivative(const A& x, const B&) {
+    using S = typename A::Scalar;
+    return S(0.5) * (S(1) + (x * S(0.70710678118654752440)).erf()) +
+           x * (S(0.39894228040143267794) * (S(-0.5) * x.square()).exp());
   }
 };
 
@@ -128,5 +147,11 @@ struct IsNegative {
   template <class S> static S value(S x) { return x < S(0) ? S(1) : S(0); }
   template <class S> static S derivative(S, S) { return S(0); }
 };
+
+/// True when F has the array forms.
+template <class F, class = void>
+struct has_array_form : std::false_type {};
+template <class F>
+struct has_array_form<F, std::void_t<decltype(F::array_value(std::declval<const Eigen::ArrayXXf&>()))>> : std::true_type {};
 
 }  // namespace eigenflow::fn

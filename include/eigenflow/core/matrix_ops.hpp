@@ -18,7 +18,8 @@ namespace detail {
 
 template <class F, class Scalar>
 Matrix<Scalar> unary(const Matrix<Scalar>& x) {
-  return x.unaryExpr([](Scalar v) { return F::value(v); });
+  if constexpr (fn::has_array_form<F>::value) return F::array_value(x.array()).matrix();
+  else return x.unaryExpr([](Scalar v) { return F::value(v); });
 }
 
 template <BinaryKind kind, class Scalar>
