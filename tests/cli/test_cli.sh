@@ -48,6 +48,12 @@ grep -q '"float64"' model64.json && pass || fail "double model declares float64"
 for flow in nice planar radial leaky-realnvp; do
   expect_ok "train --flow $flow" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow $flow --layers 2 --out "$flow.json"
 done
+threads_args=(train --dataset two-moons --n 1500 --epochs 3 --batch 1200 --precision double --layers 2 --hidden 16)
+expect_ok "train --threads 2 (the batch split over two workers)" -- "$EIGENFLOW" "${threads_args[@]}" --threads 2 --out t2.json
+nll_two=$(grep -o 'train_nll=[-0-9.]*' out.txt)
+expect_ok "train --threads 1" -- "$EIGENFLOW" "${threads_args[@]}" --threads 1 --out t1.json
+nll_one=$(grep -o 'train_nll=[-0-9.]*' out.txt)
+[ -n "$nll_one" ] && [ "$nll_one" = "$nll_two" ] && pass || fail "two threads train as one does: $nll_one vs $nll_two"
 expect_ok "train on everything" -- "$EIGENFLOW" train --dataset boomerang --n 200 --epochs 2 --test-fraction 0 --validation-fraction 0 --out all.json
 grep -q 'val_nll=nan test_nll=nan' out.txt && pass || fail "no held-out data gives nan: $(cat out.txt)"
 expect_ok "logprob" -- "$EIGENFLOW" logprob --model model.json --in moons.csv --out logp.csv
