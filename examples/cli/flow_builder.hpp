@@ -14,7 +14,7 @@ namespace eigenflow::cli {
 
 struct FlowSpec {
   std::string family = "realnvp";
-  Index layers = 10;
+  Index layers = 12;
   Index hidden = 32;
   Index depth = 2;
   Activation activation = Activation::relu;

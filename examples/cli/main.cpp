@@ -52,7 +52,7 @@ struct Options {
   cli::FlowSpec flow;
   // Defaults chosen by measurement on two moons (3000 points, noise 0.05); see benchmarks/README.md.
   std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
-  long long batch = 64, epochs = 400, patience = 150, threads = 1;
+  long long batch = 64, epochs = 300, patience = 0, threads = 1;
   double lr = 3e-3, weight_decay = 1e-2, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
   double average_decay = 0.998, jitter = 0.03;
   // files
@@ -290,7 +290,7 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--noise", o.noise, "noise of the generated set");
   train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | planar | radial")
       ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "planar", "radial"}));
-  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default 10)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default 12)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default 32)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--depth", o.flow.depth, "hidden layers per conditioner (default 2)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--activation", o.activation, "relu | gelu | tanh | elu | silu")
@@ -298,8 +298,8 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--conditioner", o.conditioner, "separate s and t nets, or one shared net")
       ->check(CLI::IsMember({"separate", "shared"}));
   train_cmd->add_option("--batch", o.batch, "minibatch size (default 64)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--epochs", o.epochs, "epochs (default 400)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 150)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--epochs", o.epochs, "epochs (default 300)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 0: the averaged parameters of the last epoch)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3)");
   train_cmd->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));
   train_cmd->add_option("--weight-decay", o.weight_decay, "weight decay (default 1e-2)");

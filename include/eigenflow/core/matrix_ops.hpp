@@ -33,7 +33,8 @@ Matrix<Scalar> binary(const char* op, const Matrix<Scalar>& a, const Matrix<Scal
 /// out = x · Wᵀ + b, the one definition of a dense layer's value.
 template <class Scalar>
 void linear_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
-  out = bias.replicate(x.rows(), 1);  // the product accumulates onto the bias: one pass fewer
+  out.resize(x.rows(), weight.rows());  // the product accumulates onto the bias: one pass fewer
+  for (Index j = 0; j < out.cols(); ++j) out.col(j).setConstant(bias(0, j));
   gemm_add(out, Scalar(1), x, false, weight, true);
 }
 
