@@ -1,6 +1,7 @@
 """The same recipes as benchmarks/speed.cpp, in PyTorch, printing the same
 "name value unit" lines. Run by side_by_side.sh with Debian's python3-torch."""
 import math
+import sys
 import time
 
 import numpy as np
@@ -103,24 +104,30 @@ def gemm_gflops(dtype):
 
 
 def main():
+    # argv: intra-op threads, and the suffix of the case names. BLAS threads come
+    # from the environment side_by_side.sh sets (OPENBLAS_NUM_THREADS).
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    suffix = sys.argv[2] if len(sys.argv) > 2 else ""
+    torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     data = two_moons(3000, 0.05, rng)
-    small = Flow(4, 32, nn.GELU, True)
-    print(f"small_step {1e3 * step_seconds(small, torch.tensor(data[:1600], dtype=torch.float32), 32, 2000):.4f} ms")
+    if not suffix:  # the small case runs on one thread only
+        small = Flow(4, 32, nn.GELU, True)
+        print(f"small_step {1e3 * step_seconds(small, torch.tensor(data[:1600], dtype=torch.float32), 32, 2000):.4f} ms")
     large = Flow(6, 128, nn.ReLU, False)
-    print(f"large_epoch {1e3 * step_seconds(large, torch.tensor(data, dtype=torch.float32), 3000, 30):.3f} ms")
+    print(f"large_epoch{suffix} {1e3 * step_seconds(large, torch.tensor(data, dtype=torch.float32), 3000, 30):.3f} ms")
     large64 = Flow(6, 128, nn.ReLU, False).double()
-    print(f"double_epoch {1e3 * step_seconds(large64, torch.tensor(data, dtype=torch.float64), 3000, 15):.3f} ms")
+    print(f"double_epoch{suffix} {1e3 * step_seconds(large64, torch.tensor(data, dtype=torch.float64), 3000, 15):.3f} ms")
     with torch.no_grad():
         x = torch.randn(1_000_000, 2)
         start = time.perf_counter()
         large.log_prob(x)
-        print(f"inference_log_prob {1e6 / (time.perf_counter() - start):.0f} points/s")
+        print(f"inference_log_prob{suffix} {1e6 / (time.perf_counter() - start):.0f} points/s")
         start = time.perf_counter()
         large.sample(1_000_000)
-        print(f"inference_sample {1e6 / (time.perf_counter() - start):.0f} points/s")
-    print(f"sgemm {gemm_gflops(torch.float32):.1f} GFLOP/s")
-    print(f"dgemm {gemm_gflops(torch.float64):.1f} GFLOP/s")
+        print(f"inference_sample{suffix} {1e6 / (time.perf_counter() - start):.0f} points/s")
+    print(f"sgemm{suffix} {gemm_gflops(torch.float32):.1f} GFLOP/s")
+    print(f"dgemm{suffix} {gemm_gflops(torch.float64):.1f} GFLOP/s")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,21 @@ namespace {
 
 /// One "training step" of a small two-layer network on a fixed batch.
 template <class S>
-S step(Tape<S>& tape, Mlp<S>& net, const Matrix<S>& batch) {
+S step(Tape<S>& tape, Mlp<S>& net, const Matrix<S>& batch, ParameterGradients mode = ParameterGradients::accumulate) {
   tape.clear();
   zero_grad(net.parameters());
   TapeContext<S> context{tape};
   auto out = net.apply(context, tape.constant(batch));
   auto loss = mean(square(out));
-  tape.backward(loss);
+  tape.backward(loss, mode);
   return loss.value()(0, 0);
+}
+
+template <class S>
+std::vector<Matrix<S>> gradients_of(Mlp<S>& net) {
+  std::vector<Matrix<S>> out;
+  for (auto* p : net.parameters()) out.push_back(p->grad);
+  return out;
 }
 
 }  // namespace
@@ -52,20 +59,13 @@ TEST_CASE("deferred parameter gradients arrive in add_parameter_gradients, once"
   const Matrix<double> batch = uniform_matrix(rng, 10, 3);
   Tape<double> tape;
   step(tape, net, batch);
-  std::vector<Matrix<double>> expected;
-  for (auto* p : net.parameters()) expected.push_back(p->grad);
-
-  tape.clear();
-  zero_grad(net.parameters());
-  TapeContext<double> context{tape};
-  tape.backward(mean(square(net.apply(context, tape.constant(batch)))), ParameterGradients::defer);
-  for (auto* p : net.parameters()) CHECK(p->grad.isZero());
+  const std::vector<Matrix<double>> expected = gradients_of(net);
+  step(tape, net, batch, ParameterGradients::defer);
+  for (const auto& grad : gradients_of(net)) CHECK(grad.isZero());
   tape.add_parameter_gradients();
-  std::size_t i = 0;
-  for (auto* p : net.parameters()) CHECK(p->grad == expected[i++]);
+  CHECK(gradients_of(net) == expected);
   tape.add_parameter_gradients();  // nothing pending any more
-  i = 0;
-  for (auto* p : net.parameters()) CHECK(p->grad == expected[i++]);
+  CHECK(gradients_of(net) == expected);
 }
 
 TEST_CASE("a reused tape gives bit-identical gradients", "[tape]") {
@@ -74,11 +74,9 @@ TEST_CASE("a reused tape gives bit-identical gradients", "[tape]") {
   const Matrix<double> batch = uniform_matrix(rng, 20, 3);
   Tape<double> tape;
   step(tape, net, batch);
-  std::vector<Matrix<double>> first;
-  for (auto* p : net.parameters()) first.push_back(p->grad);
+  const std::vector<Matrix<double>> first = gradients_of(net);
   for (int repeat = 0; repeat < 5; ++repeat) step(tape, net, batch);
-  std::size_t i = 0;
-  for (auto* p : net.parameters()) CHECK(p->grad == first[i++]);  // exact equality on purpose
+  CHECK(gradients_of(net) == first);  // exact equality on purpose
 
   Tape<double> fresh;
   step(fresh, net, batch);
