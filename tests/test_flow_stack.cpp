@@ -191,4 +191,8 @@ TEST_CASE("a stack rejects bad input with a message", "[flow_stack]") {
   x(1, 1) = std::numeric_limits<double>::infinity();
   CHECK_THROWS_AS(flow.sample_and_log_prob(1, rng).points + flow.inverse(x).points, ValueError);
   CHECK_THROWS_WITH(flow.forward(Matrix<double>::Zero(3, 5)), Catch::Contains("3x5"));
+  CHECK_THROWS_AS(flow.log_prob(Matrix<double>::Zero(0, 5)), ShapeError);  // even with no rows
+  Matrix<double> many = Matrix<double>::Zero(3 * detail::row_chunk, 2);
+  many(2 * detail::row_chunk + 7, 0) = std::nan("");  // in the third chunk: the message names the row of x
+  CHECK_THROWS_WITH(flow.log_prob(many), Catch::Contains("row " + std::to_string(2 * detail::row_chunk + 7)));
 }

@@ -3,6 +3,7 @@
 //   sampling: x = f⁻¹(z), z ~ p_base;  log p(x) = log p_base(z) − log|det ∂f⁻¹/∂z|
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -32,6 +33,8 @@ class FlowMethods {
   /// available_threads() threads when compiled with OpenMP; each row's value
   /// does not depend on the chunking or the threads.
   ColumnVector<S> log_prob(const Matrix<S>& x) const {
+    detail::require_columns("log_prob", x, derived().dim());  // whole-matrix checks: errors name the row of x, not of a chunk
+    detail::require_finite("log_prob", x);
     ColumnVector<S> result(x.rows());
     for_each_chunk(x.rows(), [&](Index first, Index count) {
       const Transformed<S> latent = derived().forward(Matrix<S>(x.middleRows(first, count)));
@@ -57,7 +60,7 @@ class FlowMethods {
 
   /// n points with their log densities, from one inverse pass.
   Samples<S> sample_and_log_prob(Index n, Random& rng) const {
-    Matrix<S> z = draw_base(n, rng);
+    const Matrix<S> z = draw_base(n, rng);
     Samples<S> out{Matrix<S>(n, z.cols()), derived().base().log_prob(z)};
     for_each_chunk(n, [&](Index first, Index count) {
       const Transformed<S> data = derived().inverse(Matrix<S>(z.middleRows(first, count)));
@@ -68,10 +71,11 @@ class FlowMethods {
   }
 
  private:
-  /// work(first, count) over row chunks of n rows, threaded where OpenMP is on.
+  /// work(first, count) over row chunks of n rows, threaded where OpenMP is on
+  /// (one empty chunk when n = 0, so that the layers still check the shape).
   template <class Work>
   static void for_each_chunk(Index n, const Work& work) {
-    const Index chunks = detail::chunk_count(n);
+    const Index chunks = std::max<Index>(1, detail::chunk_count(n));
     detail::parallel_for(chunks, available_threads(), [&](Index c) {
       const Index first = c * detail::row_chunk;
       work(first, std::min(detail::row_chunk, n - first));

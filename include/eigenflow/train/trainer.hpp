@@ -140,8 +140,9 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
   if (options.patience > 0 && !validating) throw ValueError("train: early stopping needs validation data");
   const bool jittering = options.jitter.size() > 0;
   if (jittering && (options.jitter.size() != train_data.cols() || !(options.jitter.array() >= 0).all() || !options.jitter.allFinite()))
-    throw ValueError("train: jitter needs " + std::to_string(train_data.cols()) + " finite non-negative standard deviations, found " +
-                     std::to_string(options.jitter.size()));
+    throw ValueError("train: jitter needs " + std::to_string(train_data.cols()) +
+                     " finite non-negative standard deviations (one per column), found " + std::to_string(options.jitter.size()) +
+                     (options.jitter.size() == train_data.cols() ? " with a negative or non-finite one" : ""));
 
   const ParameterList<S> parameters = flow.parameters();
   const Index n = train_data.rows();
