@@ -4,7 +4,6 @@
 // result depends only on its rows, so the answer is the same either way.
 #pragma once
 
-#include <algorithm>
 #include <exception>
 
 #include "eigenflow/core/types.hpp"
