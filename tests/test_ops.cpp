@@ -108,6 +108,8 @@ TEST_CASE("linear algebra ops match finite differences", "[ops]") {
              {uniform_matrix(rng, rows, inner), uniform_matrix(rng, inner, cols)});
     check_op("linear", [](const auto& v) { return linear(v[0], v[1], v[2]); },
              {uniform_matrix(rng, rows, inner), uniform_matrix(rng, cols, inner), uniform_matrix(rng, 1, cols)});
+    check_op("linear_relu", [](const auto& v) { return linear_relu(v[0], v[1], v[2]); },
+             {uniform_matrix(rng, rows, inner), uniform_matrix(rng, cols, inner), uniform_matrix(rng, 1, cols)});
     check_op("row_dot", [](const auto& v) { return row_dot(v[0], v[1]); },
              {uniform_matrix(rng, rows, cols), uniform_matrix(rng, rows, cols)});
   }
@@ -222,4 +224,15 @@ TEST_CASE("vectorised elementwise functions agree with their scalar references",
   check("exp double", array_form_gap<fn::Exp, double>(), 1e-14);
   check("tanh double", array_form_gap<fn::Tanh, double>(), 1e-14);
   check("gelu double", array_form_gap<fn::Gelu, double>(), 1e-14);
+}
+
+TEST_CASE("the fused linear_relu computes relu(linear) exactly, on tape and off", "[ops]") {
+  Random rng(17);
+  const Matrix<double> x = uniform_matrix(rng, 40, 6), w = uniform_matrix(rng, 9, 6), b = uniform_matrix(rng, 1, 9);
+  const Matrix<double> unfused = relu(linear(x, w, b));
+  CHECK(linear_relu(x, w, b) == unfused);
+  CHECK((unfused.array() == 0).count() > 40);  // the test covers both sides of the kink
+  Tape<double> tape;
+  CHECK(linear_relu(tape.constant(x), tape.constant(w), tape.constant(b)).value() == unfused);
+  CHECK_THROWS_AS(linear_relu(x, uniform_matrix(rng, 9, 5), b), ShapeError);
 }

@@ -30,12 +30,25 @@ Matrix<Scalar> binary(const char* op, const Matrix<Scalar>& a, const Matrix<Scal
   return out;
 }
 
+template <class Scalar>
+void require_linear_shapes(const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
+  if (x.cols() != weight.cols()) throw_shape_mismatch("linear (x vs weight)", x, weight);
+  if (bias.rows() != 1 || bias.cols() != weight.rows()) throw_shape_mismatch("linear (weight vs bias)", weight, bias);
+}
+
 /// out = x · Wᵀ + b, the one definition of a dense layer's value.
 template <class Scalar>
 void linear_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
   out.resize(x.rows(), weight.rows());  // the product accumulates onto the bias: one pass fewer
   for (Index j = 0; j < out.cols(); ++j) out.col(j).setConstant(bias(0, j));
   gemm_add(out, Scalar(1), x, false, weight, true);
+}
+
+/// out = relu(x · Wᵀ + b), in place.
+template <class Scalar>
+void linear_relu_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
+  linear_into(out, x, weight, bias);
+  out.array() = out.array().max(Scalar(0));
 }
 
 }  // namespace detail
@@ -85,10 +98,18 @@ template <class Scalar> Matrix<Scalar> transpose(const Matrix<Scalar>& x) { retu
 /// y = x · Wᵀ + b (W out x in, b 1 x out).
 template <class Scalar>
 Matrix<Scalar> linear(const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
-  if (x.cols() != weight.cols()) detail::throw_shape_mismatch("linear (x vs weight)", x, weight);
-  if (bias.rows() != 1 || bias.cols() != weight.rows()) detail::throw_shape_mismatch("linear (weight vs bias)", weight, bias);
+  detail::require_linear_shapes(x, weight, bias);
   Matrix<Scalar> out(x.rows(), weight.rows());
   detail::linear_into(out, x, weight, bias);
+  return out;
+}
+
+/// relu(x · Wᵀ + b).
+template <class Scalar>
+Matrix<Scalar> linear_relu(const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
+  detail::require_linear_shapes(x, weight, bias);
+  Matrix<Scalar> out(x.rows(), weight.rows());
+  detail::linear_relu_into(out, x, weight, bias);
   return out;
 }
 

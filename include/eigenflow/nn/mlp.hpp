@@ -84,8 +84,13 @@ class Mlp {
   typename Context::Value apply(Context& context, const typename Context::Value& x) const {
     typename Context::Value h = x;
     for (std::size_t layer = 0; layer < dense_.size(); ++layer) {
+      const bool hidden = layer + 1 < dense_.size();
+      if (hidden && activation_ == Activation::relu) {  // fused: no pre-activation kept
+        h = linear_relu(h, context.param(dense_[layer].weight), context.param(dense_[layer].bias));
+        continue;
+      }
       h = linear(h, context.param(dense_[layer].weight), context.param(dense_[layer].bias));
-      if (layer + 1 < dense_.size()) h = activate(h, activation_);
+      if (hidden) h = activate(h, activation_);
     }
     return h;
   }
