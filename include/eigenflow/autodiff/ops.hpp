@@ -243,49 +243,47 @@ Var<Scalar> transpose(const Var<Scalar>& x) {
   return tape.last();
 }
 
+namespace detail {
+/// Records y = x · Wᵀ + b as one node with the given backward rule (linear's or linear_relu's).
+template <class Scalar>
+typename Tape<Scalar>::Node& push_dense(const char* op, const Var<Scalar>& x, const Var<Scalar>& weight,
+                                        const Var<Scalar>& bias, typename Tape<Scalar>::BackwardFn backward) {
+  require_same_tape(op, x, weight);
+  require_same_tape(op, x, bias);
+  require_linear_shapes(x.value(), weight.value(), bias.value());
+  auto& node = x.tape().push(x.rows(), weight.rows(), backward);
+  node.input = {x.index(), weight.index()};
+  node.integer = {1, static_cast<Index>(bias.index())};
+  linear_into(node.value, x.value(), weight.value(), bias.value());
+  return node;
+}
+
+template <class Scalar>
+void linear_relu_backward(Tape<Scalar>& tape, std::size_t self) {
+  // dZ = dY ⊙ [y > 0], formed in this node's own adjoint (no buffer for the
+  // pre-activation); the rest is the dense layer's backward on dZ.
+  auto& node = tape.node(self);
+  node.adjoint.array() *= (node.value.array() > Scalar(0)).template cast<Scalar>();
+  linear_backward<Scalar>(tape, self);
+}
+}  // namespace detail
+
 /// A dense layer in PyTorch's layout: y = x · Wᵀ + b, W is out x in, b is 1 x out.
 /// Fused so that backward is two GEMMs and a column sum, with no transposed copy.
 template <class Scalar>
 Var<Scalar> linear(const Var<Scalar>& x, const Var<Scalar>& weight, const Var<Scalar>& bias) {
-  detail::require_same_tape("linear", x, weight);
-  detail::require_same_tape("linear", x, bias);
-  detail::require_linear_shapes(x.value(), weight.value(), bias.value());
-  Tape<Scalar>& tape = x.tape();
-  auto& node = tape.push(x.rows(), weight.rows(), &detail::linear_backward<Scalar>);
-  node.input = {x.index(), weight.index()};
-  node.integer = {1, static_cast<Index>(bias.index())};
-  detail::linear_into(node.value, x.value(), weight.value(), bias.value());
-  return tape.last();
+  detail::push_dense("linear", x, weight, bias, &detail::linear_backward<Scalar>);
+  return x.tape().last();
 }
-
-namespace detail {
-template <class Scalar>
-void linear_relu_backward(Tape<Scalar>& tape, std::size_t self) {
-  auto& node = tape.node(self);
-  auto& x = tape.node(node.input[0]);
-  auto& weight = tape.node(node.input[1]);
-  // dZ = dY ⊙ [y > 0], formed in this node's own adjoint: no buffer for the pre-activation
-  node.adjoint.array() *= (node.value.array() > Scalar(0)).template cast<Scalar>();
-  gemm_add(x.adjoint, Scalar(1), node.adjoint, false, weight.value, false);  // dX += dZ · W
-  gemm_add(weight.adjoint, Scalar(1), node.adjoint, true, x.value, false);  // dW += dZᵀ · X
-  tape.node(static_cast<std::size_t>(node.integer[1])).adjoint += node.adjoint.colwise().sum();
-}
-}  // namespace detail
 
 /// relu(x · Wᵀ + b) as one node: a hidden layer of a ReLU network without the
 /// pre-activation on the tape (one buffer and two passes fewer per layer).
 /// Its adjoint is overwritten by dZ during backward.
 template <class Scalar>
 Var<Scalar> linear_relu(const Var<Scalar>& x, const Var<Scalar>& weight, const Var<Scalar>& bias) {
-  detail::require_same_tape("linear_relu", x, weight);
-  detail::require_same_tape("linear_relu", x, bias);
-  detail::require_linear_shapes(x.value(), weight.value(), bias.value());
-  Tape<Scalar>& tape = x.tape();
-  auto& node = tape.push(x.rows(), weight.rows(), &detail::linear_relu_backward<Scalar>);
-  node.input = {x.index(), weight.index()};
-  node.integer = {1, static_cast<Index>(bias.index())};
-  detail::linear_relu_into(node.value, x.value(), weight.value(), bias.value());
-  return tape.last();
+  auto& node = detail::push_dense("linear_relu", x, weight, bias, &detail::linear_relu_backward<Scalar>);
+  node.value.array() = node.value.array().max(Scalar(0));
+  return x.tape().last();
 }
 
 // ---- reductions ------------------------------------------------------------------

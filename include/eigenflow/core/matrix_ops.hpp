@@ -44,13 +44,6 @@ void linear_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scal
   gemm_add(out, Scalar(1), x, false, weight, true);
 }
 
-/// out = relu(x · Wᵀ + b), in place.
-template <class Scalar>
-void linear_relu_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
-  linear_into(out, x, weight, bias);
-  out.array() = out.array().max(Scalar(0));
-}
-
 }  // namespace detail
 
 template <class Scalar> Matrix<Scalar> add(const Matrix<Scalar>& a, const Matrix<Scalar>& b) { return detail::binary<detail::BinaryKind::add>("add", a, b); }
@@ -99,17 +92,16 @@ template <class Scalar> Matrix<Scalar> transpose(const Matrix<Scalar>& x) { retu
 template <class Scalar>
 Matrix<Scalar> linear(const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
   detail::require_linear_shapes(x, weight, bias);
-  Matrix<Scalar> out(x.rows(), weight.rows());
+  Matrix<Scalar> out;
   detail::linear_into(out, x, weight, bias);
   return out;
 }
 
-/// relu(x · Wᵀ + b).
+/// relu(x · Wᵀ + b): the plain twin of the taped fused layer.
 template <class Scalar>
 Matrix<Scalar> linear_relu(const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
-  detail::require_linear_shapes(x, weight, bias);
-  Matrix<Scalar> out(x.rows(), weight.rows());
-  detail::linear_relu_into(out, x, weight, bias);
+  Matrix<Scalar> out = linear(x, weight, bias);
+  out.array() = out.array().max(Scalar(0));
   return out;
 }
 
