@@ -9,6 +9,7 @@
 //   sgemm/dgemm  single-core GEMM rate of this build (1024³), the ceiling to compare with
 // Cases with the suffix _2t run the same on two threads (threads over the batch
 // for training, over row chunks for inference, Eigen's own for GEMM).
+// Arguments, if any, name the cases to run (e.g. `speed large_epoch` for a profiler).
 #include <eigenflow/eigenflow.hpp>
 
 #include <chrono>
@@ -83,7 +84,13 @@ double gemm_gflops() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const auto wanted = [&](const std::string& name) {
+    if (argc < 2) return true;
+    for (int i = 1; i < argc; ++i)
+      if (name == argv[i]) return true;
+    return false;
+  };
   Random rng(0);
   const Matrix<double> moons = generate_dataset("two-moons", 3000, rng);
   const Standardization standardization = Standardization::fit(moons);
@@ -99,19 +106,25 @@ int main() {
     if (threads > 1 && !have_openmp) continue;  // nothing to measure on two threads
     set_threads(threads);
     const std::string suffix = threads == 1 ? "" : "_" + std::to_string(threads) + "t";
-    if (threads == 1) {  // batch 32 is far below a useful split
+    if (threads == 1 && wanted("small_step")) {  // batch 32 is far below a useful split
       const double small_ms = 1e3 * step_seconds(small, Matrix<float>(all.topRows(1600)), 32, 1, 2000);
       std::printf("small_step %.4f ms\n", small_ms);
     }
-    std::printf("large_epoch%s %.3f ms\n", suffix.c_str(), 1e3 * step_seconds(large, all, 3000, threads, 30));
-    std::printf("double_epoch%s %.3f ms\n", suffix.c_str(), 1e3 * step_seconds(large_double, standard, 3000, threads, 15));
-    const double log_prob_s = seconds_per_call([&] { (void)large.log_prob(million); }, 0, 1);
-    std::printf("inference_log_prob%s %.0f points/s\n", suffix.c_str(), 1e6 / log_prob_s);
-    Random sample_rng(1);
-    const double sample_s = seconds_per_call([&] { (void)large.sample(1000000, sample_rng); }, 0, 1);
-    std::printf("inference_sample%s %.0f points/s\n", suffix.c_str(), 1e6 / sample_s);
-    std::printf("sgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<float>());
-    std::printf("dgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<double>());
+    if (wanted("large_epoch" + suffix))
+      std::printf("large_epoch%s %.3f ms\n", suffix.c_str(), 1e3 * step_seconds(large, all, 3000, threads, 30));
+    if (wanted("double_epoch" + suffix))
+      std::printf("double_epoch%s %.3f ms\n", suffix.c_str(), 1e3 * step_seconds(large_double, standard, 3000, threads, 15));
+    if (wanted("inference_log_prob" + suffix)) {
+      const double log_prob_s = seconds_per_call([&] { (void)large.log_prob(million); }, 0, 1);
+      std::printf("inference_log_prob%s %.0f points/s\n", suffix.c_str(), 1e6 / log_prob_s);
+    }
+    if (wanted("inference_sample" + suffix)) {
+      Random sample_rng(1);
+      const double sample_s = seconds_per_call([&] { (void)large.sample(1000000, sample_rng); }, 0, 1);
+      std::printf("inference_sample%s %.0f points/s\n", suffix.c_str(), 1e6 / sample_s);
+    }
+    if (wanted("sgemm" + suffix)) std::printf("sgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<float>());
+    if (wanted("dgemm" + suffix)) std::printf("dgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<double>());
   }
   return 0;
 }
