@@ -209,13 +209,18 @@ void transpose_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
   tape.node(node.input[0]).adjoint += node.adjoint.transpose();
 }
+/// dX += dZ · W and dW += dZᵀ · X, dZ in the node's adjoint: a dense layer's two products.
+template <class Scalar>
+void dense_products_backward(Tape<Scalar>& tape, const typename Tape<Scalar>::Node& node) {
+  auto& x = tape.node(node.input[0]);
+  auto& weight = tape.node(node.input[1]);
+  gemm_add(x.adjoint, Scalar(1), node.adjoint, false, weight.value, false);
+  gemm_add(weight.adjoint, Scalar(1), node.adjoint, true, x.value, false);
+}
 template <class Scalar>
 void linear_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
-  auto& x = tape.node(node.input[0]);
-  auto& weight = tape.node(node.input[1]);
-  gemm_add(x.adjoint, Scalar(1), node.adjoint, false, weight.value, false);  // dX += dY · W
-  gemm_add(weight.adjoint, Scalar(1), node.adjoint, true, x.value, false);  // dW += dYᵀ · X
+  dense_products_backward(tape, node);
   if (node.integer[0] != 0) tape.node(static_cast<std::size_t>(node.integer[1])).adjoint += node.adjoint.colwise().sum();
 }
 }  // namespace detail
@@ -244,27 +249,34 @@ Var<Scalar> transpose(const Var<Scalar>& x) {
 }
 
 namespace detail {
-/// Records y = x · Wᵀ + b as one node with the given backward rule (linear's or linear_relu's).
+/// Records y = x · Wᵀ + b (or relu of it) as one node with the given backward rule (linear's or linear_relu's).
 template <class Scalar>
-typename Tape<Scalar>::Node& push_dense(const char* op, const Var<Scalar>& x, const Var<Scalar>& weight,
-                                        const Var<Scalar>& bias, typename Tape<Scalar>::BackwardFn backward) {
+void push_dense(const char* op, const Var<Scalar>& x, const Var<Scalar>& weight,
+                const Var<Scalar>& bias, typename Tape<Scalar>::BackwardFn backward, bool relu) {
   require_same_tape(op, x, weight);
   require_same_tape(op, x, bias);
   require_linear_shapes(x.value(), weight.value(), bias.value());
   auto& node = x.tape().push(x.rows(), weight.rows(), backward);
   node.input = {x.index(), weight.index()};
   node.integer = {1, static_cast<Index>(bias.index())};
-  linear_into(node.value, x.value(), weight.value(), bias.value());
-  return node;
+  linear_into(node.value, x.value(), weight.value(), bias.value(), relu);
 }
 
 template <class Scalar>
 void linear_relu_backward(Tape<Scalar>& tape, std::size_t self) {
   // dZ = dY ⊙ [y > 0], formed in this node's own adjoint (no buffer for the
-  // pre-activation); the rest is the dense layer's backward on dZ.
+  // pre-activation), and db += Σ_rows dZ in the same pass over each column; then
+  // the dense layer's products on dZ.
   auto& node = tape.node(self);
-  node.adjoint.array() *= (node.value.array() > Scalar(0)).template cast<Scalar>();
-  linear_backward<Scalar>(tape, self);
+  auto& bias = tape.node(static_cast<std::size_t>(node.integer[1])).adjoint;
+  const Index rows = node.adjoint.rows();
+  for (Index j = 0; j < node.adjoint.cols(); ++j) {
+    Scalar* dz = node.adjoint.col(j).data();
+    const Scalar* y = node.value.col(j).data();
+    for (Index i = 0; i < rows; ++i) dz[i] = y[i] > Scalar(0) ? dz[i] : Scalar(0);  // a plain loop vectorises as a masked move
+    bias(0, j) += node.adjoint.col(j).sum();
+  }
+  dense_products_backward(tape, node);
 }
 }  // namespace detail
 
@@ -272,7 +284,7 @@ void linear_relu_backward(Tape<Scalar>& tape, std::size_t self) {
 /// Fused so that backward is two GEMMs and a column sum, with no transposed copy.
 template <class Scalar>
 Var<Scalar> linear(const Var<Scalar>& x, const Var<Scalar>& weight, const Var<Scalar>& bias) {
-  detail::push_dense("linear", x, weight, bias, &detail::linear_backward<Scalar>);
+  detail::push_dense("linear", x, weight, bias, &detail::linear_backward<Scalar>, false);
   return x.tape().last();
 }
 
@@ -281,8 +293,7 @@ Var<Scalar> linear(const Var<Scalar>& x, const Var<Scalar>& weight, const Var<Sc
 /// Its adjoint is overwritten by dZ during backward.
 template <class Scalar>
 Var<Scalar> linear_relu(const Var<Scalar>& x, const Var<Scalar>& weight, const Var<Scalar>& bias) {
-  auto& node = detail::push_dense("linear_relu", x, weight, bias, &detail::linear_relu_backward<Scalar>);
-  node.value.array() = node.value.array().max(Scalar(0));
+  detail::push_dense("linear_relu", x, weight, bias, &detail::linear_relu_backward<Scalar>, true);
   return x.tape().last();
 }
 

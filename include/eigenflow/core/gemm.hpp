@@ -9,11 +9,13 @@
 // fixed shapes makes no heap allocation after its first.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "eigenflow/core/gemm_kernel.hpp"
 #include "eigenflow/core/types.hpp"
 
 namespace eigenflow::detail {
@@ -53,12 +55,64 @@ void packed_gemm(Matrix<S>& c, S alpha, const Matrix<S>& a, const Matrix<S>& b, 
       m, n, k, a.data(), a.rows(), b.data(), b.rows(), c.data(), 1, c.rows(), alpha, blocking, nullptr);
 }
 
+/// Products with a dimension of at most this many (the first and last layers of a
+/// 2-D flow's conditioners) run as passes over columns, each operand read once, rather
+/// than packing operands for a register tile they cannot fill; small ones (a 32-row
+/// batch) stay with Eigen, whose loops cost less than ours per column.
+inline constexpr Index skinny_dimension = 4;
+inline bool skinny(Index m, Index n, Index k) {
+  return std::min({m, n, k}) <= skinny_dimension && m * n * k >= 65536;
+}
+
+/// c += alpha · op(a) · op(b) for the skinny shapes a dense layer meets; false if not one.
+template <class S>
+bool skinny_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b,
+                     bool transpose_b) {
+  const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
+  if (!skinny(m, n, k)) return false;
+  const auto op_b = [&](Index p, Index j) { return transpose_b ? b(j, p) : b(p, j); };
+  if (!transpose_a && k <= skinny_dimension) {  // c[:, j] += alpha Σ_p op(b)[p, j] · a[:, p], column by column
+    for (Index j = 0; j < n; ++j)
+      for (Index p = 0; p < k; ++p) c.col(j) += (alpha * op_b(p, j)) * a.col(p);
+    return true;
+  }
+  if (!transpose_a && n <= skinny_dimension) {  // the same, a's columns outermost: a is read once
+    for (Index p = 0; p < k; ++p)
+      for (Index j = 0; j < n; ++j) c.col(j) += (alpha * op_b(p, j)) * a.col(p);
+    return true;
+  }
+  if (transpose_a && !transpose_b && (m <= skinny_dimension || n <= skinny_dimension)) {
+    // c[i, j] += alpha · a[:, i] · b[:, j]: dot products, the skinny operand's columns staying in cache
+    if (m <= skinny_dimension) {
+      for (Index j = 0; j < n; ++j)
+        for (Index i = 0; i < m; ++i) c(i, j) += alpha * a.col(i).dot(b.col(j));
+    } else {
+      for (Index i = 0; i < m; ++i)
+        for (Index j = 0; j < n; ++j) c(i, j) += alpha * a.col(i).dot(b.col(j));
+    }
+    return true;
+  }
+  return false;
+}
+
 /// c += alpha · op(a) · op(b), op(x) = x or xᵀ. The caller has checked the shapes.
-/// Tiny products and matrix-vector products keep Eigen's own (allocation-free) paths.
+/// Large enough products run on our register-blocked kernel where the build has
+/// AVX2 or AVX-512 (gemm_kernel.hpp); tiny products and matrix-vector products keep
+/// Eigen's own (allocation-free) paths, the rest Eigen's kernel.
 template <class S>
 void gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b, bool transpose_b) {
   const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
   if (m == 0 || n == 0 || k == 0) return;
+#ifdef EIGENFLOW_GEMM_KERNEL
+  if constexpr (gemm_kernel::kernel_available<S>) {
+    if (gemm_kernel::worth_it<S>(m, n, k)) {
+      gemm_kernel::gemm<S>(m, n, k, alpha, {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
+                           c.data(), c.rows());
+      return;
+    }
+  }
+#endif
+  if (skinny_gemm_add(c, alpha, a, transpose_a, b, transpose_b)) return;
   if (m + n + k < EIGEN_GEMM_TO_COEFFBASED_THRESHOLD || m == 1 || n == 1) {
     if (!transpose_a && !transpose_b) c.noalias() += alpha * a * b;
     else if (!transpose_a) c.noalias() += alpha * a * b.transpose();
@@ -72,6 +126,37 @@ void gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const
   else if (!transpose_a) packed_gemm<col, row>(c, alpha, a, b, m, n, k);
   else if (!transpose_b) packed_gemm<row, col>(c, alpha, a, b, m, n, k);
   else packed_gemm<row, row>(c, alpha, a, b, m, n, k);
+}
+
+/// c = act(op(a) · op(b) + bias), bias a 1 × n row added to every row, act the identity
+/// or ReLU; c has its shape already. On the kernel, bias and ReLU are applied as each
+/// tile is stored, so c is written once; otherwise c is filled with the bias first.
+template <class S>
+void gemm_bias(Matrix<S>& c, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b, bool transpose_b,
+               const Matrix<S>& bias, bool relu) {
+#ifdef EIGENFLOW_GEMM_KERNEL
+  if constexpr (gemm_kernel::kernel_available<S>) {
+    const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
+    if (gemm_kernel::worth_it<S>(m, n, k)) {
+      gemm_kernel::gemm<S>(m, n, k, S(1), {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
+                           c.data(), c.rows(), {bias.data(), relu});
+      return;
+    }
+  }
+#endif
+  if (!transpose_a && a.cols() <= skinny_dimension && skinny(c.rows(), c.cols(), a.cols())) {
+    // one pass per column of c, while it is in cache
+    for (Index j = 0; j < c.cols(); ++j) {
+      auto column = c.col(j);
+      column.setConstant(bias(0, j));
+      for (Index p = 0; p < a.cols(); ++p) column += (transpose_b ? b(j, p) : b(p, j)) * a.col(p);
+      if (relu) column.array() = column.array().max(S(0));
+    }
+    return;
+  }
+  for (Index j = 0; j < c.cols(); ++j) c.col(j).setConstant(bias(0, j));
+  gemm_add(c, S(1), a, transpose_a, b, transpose_b);
+  if (relu) c.array() = c.array().max(S(0));
 }
 
 }  // namespace eigenflow::detail

@@ -36,12 +36,12 @@ void require_linear_shapes(const Matrix<Scalar>& x, const Matrix<Scalar>& weight
   if (bias.rows() != 1 || bias.cols() != weight.rows()) throw_shape_mismatch("linear (weight vs bias)", weight, bias);
 }
 
-/// out = x · Wᵀ + b, the one definition of a dense layer's value.
+/// out = x · Wᵀ + b, or relu(x · Wᵀ + b): the one definition of a dense layer's value.
 template <class Scalar>
-void linear_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
-  out.resize(x.rows(), weight.rows());  // the product accumulates onto the bias: one pass fewer
-  for (Index j = 0; j < out.cols(); ++j) out.col(j).setConstant(bias(0, j));
-  gemm_add(out, Scalar(1), x, false, weight, true);
+void linear_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias,
+                 bool relu = false) {
+  out.resize(x.rows(), weight.rows());
+  gemm_bias(out, x, false, weight, true, bias, relu);
 }
 
 }  // namespace detail
@@ -100,8 +100,9 @@ Matrix<Scalar> linear(const Matrix<Scalar>& x, const Matrix<Scalar>& weight, con
 /// relu(x · Wᵀ + b): the plain twin of the taped fused layer.
 template <class Scalar>
 Matrix<Scalar> linear_relu(const Matrix<Scalar>& x, const Matrix<Scalar>& weight, const Matrix<Scalar>& bias) {
-  Matrix<Scalar> out = linear(x, weight, bias);
-  out.array() = out.array().max(Scalar(0));
+  detail::require_linear_shapes(x, weight, bias);
+  Matrix<Scalar> out;
+  detail::linear_into(out, x, weight, bias, true);
   return out;
 }
 

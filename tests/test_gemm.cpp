@@ -1,0 +1,197 @@
+// The matrix products under every dense layer: c += alpha · op(a) · op(b).
+// Built three times where the machine can run them (tests/CMakeLists.txt): as
+// the build is configured, with -mavx2 -mfma and with -mavx512f, so both
+// register-blocked kernels and Eigen's fallback face the same checks.
+#include <catch2/catch.hpp>
+#include <eigenflow/eigenflow.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+using namespace eigenflow;
+
+template <class S>
+using Wide = std::conditional_t<std::is_same_v<S, float>, double, long double>;
+
+struct Shape {
+  Index m, n, k;
+};
+
+// Edge tiles in every direction: below, at and above the register tile (32 or 16 rows
+// × 12 or 6 columns), the row block (96 float rows), the depth slice (256); the
+// skinny passes (a dimension ≤ 4); and the shapes of a training step.
+const std::vector<Shape> shapes = {{1, 1, 1},     {7, 5, 3},      {33, 13, 17},   {64, 64, 64},  {100, 37, 45},
+                                   {97, 25, 513}, {257, 131, 300}, {3000, 2, 128}, {300, 128, 2}, {129, 128, 1500},
+                                   {16, 12, 16},  {32, 12, 257},   {2, 128, 300},  {128, 3, 300}};
+
+template <class S>
+Matrix<S> random_matrix(Index rows, Index cols, unsigned seed) {
+  std::srand(seed);
+  return Matrix<S>::Random(rows, cols);
+}
+
+/// Checks c0 + alpha · op(a) · op(b), formed by `product`, against a wider-precision reference:
+/// each entry within the classic bound k·eps·(|c0| + |alpha|·|op(a)|·|op(b)|) of a k-term sum.
+template <class S, class Product>
+void check_product(const Shape& shape, bool transpose_a, bool transpose_b, S alpha, const Product& product) {
+  using W = Wide<S>;
+  const Matrix<S> a = transpose_a ? random_matrix<S>(shape.k, shape.m, 1) : random_matrix<S>(shape.m, shape.k, 1);
+  const Matrix<S> b = transpose_b ? random_matrix<S>(shape.n, shape.k, 2) : random_matrix<S>(shape.k, shape.n, 2);
+  const Matrix<S> c0 = random_matrix<S>(shape.m, shape.n, 3);
+  Matrix<S> c = c0;
+  product(c, alpha, a, transpose_a, b, transpose_b);
+
+  using MatrixW = Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic>;
+  const MatrixW op_a = transpose_a ? MatrixW(a.template cast<W>().transpose()) : MatrixW(a.template cast<W>());
+  const MatrixW op_b = transpose_b ? MatrixW(b.template cast<W>().transpose()) : MatrixW(b.template cast<W>());
+  const MatrixW reference = c0.template cast<W>() + W(alpha) * op_a * op_b;
+  const MatrixW magnitude = c0.template cast<W>().cwiseAbs() + std::abs(W(alpha)) * op_a.cwiseAbs() * op_b.cwiseAbs();
+  const W gamma = W(shape.k + 1) * W(std::numeric_limits<S>::epsilon());
+  INFO("m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)=" << (transpose_a ? "aT" : "a")
+            << " op(b)=" << (transpose_b ? "bT" : "b") << " alpha=" << alpha);
+  Index outside = 0;
+  for (Index j = 0; j < shape.n; ++j)
+    for (Index i = 0; i < shape.m; ++i)
+      if (!(std::abs(W(c(i, j)) - reference(i, j)) <= gamma * magnitude(i, j))) ++outside;
+  CHECK(outside == 0);
+}
+
+template <class S, class Product>
+void check_all_shapes(const Product& product) {
+  for (const Shape& shape : shapes)
+    for (const bool transpose_a : {false, true})
+      for (const bool transpose_b : {false, true})
+        for (const S alpha : {S(1), S(-0.5)}) check_product<S>(shape, transpose_a, transpose_b, alpha, product);
+}
+
+/// Checks c = act(op(a) · op(b) + bias), formed by `affine` on a c full of NaN (its old
+/// content must not be read), within the same bound; ReLU is 1-Lipschitz, so it keeps it.
+template <class S, class Affine>
+void check_bias_act(const Shape& shape, bool transpose_a, bool transpose_b, bool relu, const Affine& affine) {
+  using W = Wide<S>;
+  const Matrix<S> a = transpose_a ? random_matrix<S>(shape.k, shape.m, 7) : random_matrix<S>(shape.m, shape.k, 7);
+  const Matrix<S> b = transpose_b ? random_matrix<S>(shape.n, shape.k, 8) : random_matrix<S>(shape.k, shape.n, 8);
+  const Matrix<S> bias = random_matrix<S>(1, shape.n, 9);
+  Matrix<S> c = Matrix<S>::Constant(shape.m, shape.n, std::numeric_limits<S>::quiet_NaN());
+  affine(c, a, transpose_a, b, transpose_b, bias, relu);
+
+  using MatrixW = Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic>;
+  const MatrixW op_a = transpose_a ? MatrixW(a.template cast<W>().transpose()) : MatrixW(a.template cast<W>());
+  const MatrixW op_b = transpose_b ? MatrixW(b.template cast<W>().transpose()) : MatrixW(b.template cast<W>());
+  MatrixW reference = (op_a * op_b).rowwise() + bias.template cast<W>().row(0);
+  if (relu) reference = reference.cwiseMax(W(0));
+  const MatrixW magnitude = (op_a.cwiseAbs() * op_b.cwiseAbs()).rowwise() + bias.template cast<W>().cwiseAbs().row(0);
+  const W gamma = W(shape.k + 1) * W(std::numeric_limits<S>::epsilon());
+  INFO("m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)=" << (transpose_a ? "aT" : "a")
+            << " op(b)=" << (transpose_b ? "bT" : "b") << " relu=" << relu);
+  Index outside = 0;
+  for (Index j = 0; j < shape.n; ++j)
+    for (Index i = 0; i < shape.m; ++i)
+      if (!(std::abs(W(c(i, j)) - reference(i, j)) <= gamma * magnitude(i, j))) ++outside;
+  CHECK(outside == 0);
+}
+
+template <class S, class Affine>
+void check_all_bias_act(const Affine& affine) {
+  for (const Shape& shape : shapes)
+    for (const bool transpose_a : {false, true})
+      for (const bool transpose_b : {false, true})
+        for (const bool relu : {false, true}) check_bias_act<S>(shape, transpose_a, transpose_b, relu, affine);
+}
+
+template <class S>
+void eigenflow_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool ta, const Matrix<S>& b, bool tb) {
+  detail::gemm_add(c, alpha, a, ta, b, tb);
+}
+
+template <class S>
+void eigenflow_gemm_bias(Matrix<S>& c, const Matrix<S>& a, bool ta, const Matrix<S>& b, bool tb, const Matrix<S>& bias,
+                         bool relu) {
+  detail::gemm_bias(c, a, ta, b, tb, bias, relu);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("gemm_bias adds the bias row and rectifies without reading c's old content", "[gemm]", float,
+                   double) {
+  check_all_bias_act<TestType>(&eigenflow_gemm_bias<TestType>);
+}
+
+TEMPLATE_TEST_CASE("gemm_add agrees with a wider-precision product within k·eps for every shape and transpose", "[gemm]",
+                   float, double) {
+  check_all_shapes<TestType>(&eigenflow_gemm_add<TestType>);
+}
+
+#ifdef EIGENFLOW_GEMM_KERNEL
+
+namespace {
+template <class S>
+void kernel_product(Matrix<S>& c, S alpha, const Matrix<S>& a, bool ta, const Matrix<S>& b, bool tb) {
+  const Index m = c.rows(), n = c.cols(), k = ta ? a.rows() : a.cols();
+  detail::gemm_kernel::gemm<S>(m, n, k, alpha, {a.data(), a.rows(), ta}, {b.data(), b.rows(), tb}, c.data(), c.rows());
+}
+template <class S>
+void kernel_bias(Matrix<S>& c, const Matrix<S>& a, bool ta, const Matrix<S>& b, bool tb, const Matrix<S>& bias,
+                 bool relu) {
+  const Index m = c.rows(), n = c.cols(), k = ta ? a.rows() : a.cols();
+  detail::gemm_kernel::gemm<S>(m, n, k, S(1), {a.data(), a.rows(), ta}, {b.data(), b.rows(), tb}, c.data(), c.rows(),
+                               {bias.data(), relu});
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("The kernel's epilogue: bias on the first slice of k, ReLU after the last", "[gemm]", float,
+                   double) {
+  check_all_bias_act<TestType>(&kernel_bias<TestType>);
+}
+
+TEMPLATE_TEST_CASE("The kernel keeps a NaN through ReLU", "[gemm]", float, double) {
+  using S = TestType;
+  Matrix<S> x = random_matrix<S>(64, 64, 10), w = random_matrix<S>(64, 64, 11);
+  const Matrix<S> bias = Matrix<S>::Zero(1, 64);
+  x(5, 3) = std::numeric_limits<S>::quiet_NaN();  // poisons row 5 of the product
+  Matrix<S> c(64, 64);
+  kernel_bias<S>(c, x, false, w, true, bias, true);
+  CHECK(c.row(5).array().isNaN().all());
+  CHECK(c.topRows(5).array().isFinite().all());
+}
+
+TEMPLATE_TEST_CASE("The register-blocked kernel itself, on shapes gemm_add would leave to Eigen too", "[gemm]", float,
+                   double) {
+  check_all_shapes<TestType>(&kernel_product<TestType>);
+}
+
+TEMPLATE_TEST_CASE("A row's result does not depend on where the batch is split", "[gemm]", float, double) {
+  // Row-chunked inference and threads over the batch rely on this: rows 37..236
+  // computed alone equal the same rows computed within the full product, bit for bit.
+  using S = TestType;
+  const Matrix<S> x = random_matrix<S>(300, 128, 4), w = random_matrix<S>(96, 128, 5);
+  Matrix<S> whole = Matrix<S>::Zero(300, 96), part = Matrix<S>::Zero(200, 96);
+  const Matrix<S> rows = x.middleRows(37, 200);
+  kernel_product<S>(whole, S(1), x, false, w, true);
+  kernel_product<S>(part, S(1), rows, false, w, true);
+  CHECK((whole.middleRows(37, 200).array() == part.array()).all());
+}
+
+TEMPLATE_TEST_CASE("Packing interleaves streams exactly, zero-padding the missing ones", "[gemm]", float, double) {
+  using S = TestType;
+  const Matrix<S> source = random_matrix<S>(53, 40, 6);  // 40 streams of 53 values (columns), stride 53
+  for (const Index width : {Index(12), Index(16), Index(32)})
+    for (const Index valid : {Index(1), Index(11), width})
+      for (const Index depth : {Index(1), Index(15), Index(16), Index(37), Index(53)}) {
+        std::vector<S> out(static_cast<std::size_t>(width * depth), S(-1));
+        detail::gemm_kernel::interleave(source.data(), source.rows(), valid, width, depth, out.data());
+        Index wrong = 0;
+        for (Index p = 0; p < depth; ++p)
+          for (Index r = 0; r < width; ++r)
+            if (out[static_cast<std::size_t>(p * width + r)] != (r < valid ? source(p, r) : S(0))) ++wrong;
+        INFO("width " << width << " valid " << valid << " depth " << depth);
+        CHECK(wrong == 0);
+      }
+}
+
+#endif
