@@ -1,7 +1,7 @@
 // The matrix products under every dense layer: c += alpha · op(a) · op(b).
-// Built three times where the machine can run them (tests/CMakeLists.txt): as
-// the build is configured, with -mavx2 -mfma and with -mavx512f, so both
-// register-blocked kernels and Eigen's fallback face the same checks.
+// Built twice where the machine can run it (tests/CMakeLists.txt): as the
+// build is configured and with AVX-512, so our register-blocked kernel and
+// Eigen's fallback face the same checks.
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 
@@ -22,8 +22,8 @@ struct Shape {
   Index m, n, k;
 };
 
-// Edge tiles in every direction: below, at and above the register tile (32 or 16 rows
-// × 12 or 6 columns), the row block (96 float rows), the depth slice (256); the
+// Edge tiles in every direction: below, at and above the register tile (32 float or
+// 16 double rows × 12 columns), the row block (96 float rows), the depth slice (256); the
 // skinny passes (a dimension ≤ 4); and the shapes of a training step.
 const std::vector<Shape> shapes = {{1, 1, 1},     {7, 5, 3},      {33, 13, 17},   {64, 64, 64},  {100, 37, 45},
                                    {97, 25, 513}, {257, 131, 300}, {3000, 2, 128}, {300, 128, 2}, {129, 128, 1500},
