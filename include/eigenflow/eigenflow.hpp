@@ -7,6 +7,7 @@
 #include "eigenflow/core/error.hpp"
 #include "eigenflow/core/functions.hpp"
 #include "eigenflow/core/gemm.hpp"
+#include "eigenflow/core/gemm_kernel.hpp"
 #include "eigenflow/core/matrix_ops.hpp"
 #include "eigenflow/core/parallel.hpp"
 #include "eigenflow/core/random.hpp"

@@ -1,12 +1,14 @@
-// Matrix products that allocate nothing once warm.
-//
-// Eigen's product packs blocks of its operands into scratch buffers, and takes
-// them from malloc whenever a block exceeds EIGEN_STACK_ALLOCATION_LIMIT
-// (128 KB): every product of a 512-row batch with a 128-wide layer does. Here
-// the same kernel (Eigen's general_matrix_matrix_product, with the blocking
-// sizes Eigen itself would choose, so the results are identical) runs on
-// packing buffers that each thread keeps and grows, so a training step of
-// fixed shapes makes no heap allocation after its first.
+// Matrix products that allocate nothing once warm, by shape:
+//   large, in AVX-512 builds: our register-blocked kernel (gemm_kernel.hpp);
+//   a dimension ≤ 4 (a 2-D flow's first and last layers): passes over columns;
+//   otherwise Eigen's kernel. Eigen's product packs blocks of its operands into
+//   scratch buffers, and takes them from malloc whenever a block exceeds
+//   EIGEN_STACK_ALLOCATION_LIMIT (128 KB): every product of a 512-row batch
+//   with a 128-wide layer does. Here the same kernel (Eigen's
+//   general_matrix_matrix_product, with the blocking sizes Eigen itself would
+//   choose, so the results are identical) runs on packing buffers that each
+//   thread keeps and grows, as ours does, so a training step of fixed shapes
+//   makes no heap allocation after its first.
 #pragma once
 
 #include <algorithm>
@@ -96,8 +98,8 @@ bool skinny_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a
 }
 
 /// c += alpha · op(a) · op(b), op(x) = x or xᵀ. The caller has checked the shapes.
-/// Large enough products run on our register-blocked kernel where the build has
-/// AVX2 or AVX-512 (gemm_kernel.hpp); tiny products and matrix-vector products keep
+/// Large enough products run on our register-blocked kernel in AVX-512 builds,
+/// skinny ones as column passes; tiny products and matrix-vector products keep
 /// Eigen's own (allocation-free) paths, the rest Eigen's kernel.
 template <class S>
 void gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b, bool transpose_b) {
@@ -128,6 +130,13 @@ void gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const
   else packed_gemm<row, row>(c, alpha, a, b, m, n, k);
 }
 
+/// x = max(x, 0) in place, NaN kept (as the kernel's epilogue does); a plain loop
+/// vectorises as a masked move.
+template <class S>
+void relu_in_place(S* x, Index size) {
+  for (Index i = 0; i < size; ++i) x[i] = x[i] < S(0) ? S(0) : x[i];
+}
+
 /// c = act(op(a) · op(b) + bias), bias a 1 × n row added to every row, act the identity
 /// or ReLU; c has its shape already. On the kernel, bias and ReLU are applied as each
 /// tile is stored, so c is written once; otherwise c is filled with the bias first.
@@ -150,13 +159,13 @@ void gemm_bias(Matrix<S>& c, const Matrix<S>& a, bool transpose_a, const Matrix<
       auto column = c.col(j);
       column.setConstant(bias(0, j));
       for (Index p = 0; p < a.cols(); ++p) column += (transpose_b ? b(j, p) : b(p, j)) * a.col(p);
-      if (relu) column.array() = column.array().max(S(0));
+      if (relu) relu_in_place(column.data(), column.size());
     }
     return;
   }
   for (Index j = 0; j < c.cols(); ++j) c.col(j).setConstant(bias(0, j));
   gemm_add(c, S(1), a, transpose_a, b, transpose_b);
-  if (relu) c.array() = c.array().max(S(0));
+  if (relu) relu_in_place(c.data(), c.size());
 }
 
 }  // namespace eigenflow::detail
