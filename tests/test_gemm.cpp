@@ -115,7 +115,21 @@ void eigenflow_gemm_bias(Matrix<S>& c, const Matrix<S>& a, bool ta, const Matrix
   detail::gemm_bias(c, a, ta, b, tb, bias, relu);
 }
 
+/// gemm_add with overwrite on a c full of NaN (its old content must not be read), then the
+/// old content added back, for check_product's c0 + alpha · op(a) · op(b).
+template <class S>
+void eigenflow_gemm_overwrite(Matrix<S>& c, S alpha, const Matrix<S>& a, bool ta, const Matrix<S>& b, bool tb) {
+  const Matrix<S> old = c;
+  c.setConstant(std::numeric_limits<S>::quiet_NaN());
+  detail::gemm_add(c, alpha, a, ta, b, tb, true);
+  c += old;
+}
+
 }  // namespace
+
+TEMPLATE_TEST_CASE("gemm_add with overwrite writes alpha · op(a) · op(b) without reading c", "[gemm]", float, double) {
+  check_all_shapes<TestType>(&eigenflow_gemm_overwrite<TestType>);
+}
 
 TEMPLATE_TEST_CASE("gemm_bias adds the bias row and rectifies without reading c's old content", "[gemm]", float,
                    double) {
@@ -154,7 +168,7 @@ void kernel_bias(Matrix<S>& c, const Matrix<S>& a, bool ta, const Matrix<S>& b, 
                  bool relu) {
   const Index m = c.rows(), n = c.cols(), k = ta ? a.rows() : a.cols();
   detail::gemm_kernel::gemm<S>(m, n, k, S(1), {a.data(), a.rows(), ta}, {b.data(), b.rows(), tb}, c.data(), c.rows(),
-                               {bias.data(), relu});
+                               {true, bias.data(), relu});
 }
 }  // namespace
 

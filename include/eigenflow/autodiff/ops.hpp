@@ -210,11 +210,13 @@ void transpose_backward(Tape<Scalar>& tape, std::size_t self) {
   tape.node(node.input[0]).adjoint += node.adjoint.transpose();
 }
 /// dX += dZ · W and dW += dZᵀ · X, dZ in the node's adjoint: a dense layer's two products.
+/// dX is usually the first contribution to X's adjoint: then it is written, not added.
 template <class Scalar>
 void dense_products_backward(Tape<Scalar>& tape, const typename Tape<Scalar>::Node& node) {
-  auto& x = tape.node(node.input[0]);
   auto& weight = tape.node(node.input[1]);
-  gemm_add(x.adjoint, Scalar(1), node.adjoint, false, weight.value, false);
+  bool fresh = false;
+  auto& x = tape.node_to_overwrite(node.input[0], fresh);
+  gemm_add(x.adjoint, Scalar(1), node.adjoint, false, weight.value, false, fresh);
   gemm_add(weight.adjoint, Scalar(1), node.adjoint, true, x.value, false);
 }
 template <class Scalar>

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstddef>
 #include <deque>
+#include <vector>
 
 #include "eigenflow/autodiff/parameter.hpp"
 #include "eigenflow/core/error.hpp"
@@ -125,17 +126,19 @@ class Tape {
     if (root.value.rows() != 1 || root.value.cols() != 1)
       throw ShapeError("Tape::backward: the loss must be 1x1, found " +
                        detail::shape_string(root.value.rows(), root.value.cols()));
-    for (std::size_t i = 0; i <= last; ++i) {
-      Node& node = nodes_[i];
-      node.adjoint.setZero(node.value.rows(), node.value.cols());
-    }
-    nodes_[last].adjoint(0, 0) = Scalar(1);
+    // Adjoints start at zero, lazily: node() zeroes one when it is first reached,
+    // and node_to_overwrite() lets a rule that writes all of it skip the zeroing.
+    zero_pending_.assign(last + 1, true);
+    for (std::size_t i = 0; i <= last; ++i) nodes_[i].adjoint.resize(nodes_[i].value.rows(), nodes_[i].value.cols());
+    node(last).adjoint(0, 0) = Scalar(1);
     const bool defer = parameter_gradients == ParameterGradients::defer;
     swept_ = defer ? last + 1 : 0;
     for (std::size_t i = last + 1; i-- > 0;) {
       if (nodes_[i].backward == nullptr || (defer && nodes_[i].parameter != nullptr)) continue;
       nodes_[i].backward(*this, i);
     }
+    for (std::size_t i = 0; i <= last; ++i) node(i);  // the ones nothing reached: zero
+    zero_pending_.clear();
   }
 
   /// Adds the parameter leaves' adjoints from the last backward(loss, ParameterGradients::defer)
@@ -148,8 +151,24 @@ class Tape {
 
   // ---- for op implementations -------------------------------------------
 
-  Node& node(std::size_t index) { return nodes_[index]; }
+  Node& node(std::size_t index) {
+    Node& node = nodes_[index];
+    if (index < zero_pending_.size() && zero_pending_[index]) {
+      zero_pending_[index] = false;
+      node.adjoint.setZero();
+    }
+    return node;
+  }
   const Node& node(std::size_t index) const { return nodes_[index]; }
+
+  /// During backward: the node, for a rule that is about to write all of its
+  /// adjoint. `fresh` says the adjoint is still (conceptually) zero, so the rule
+  /// may overwrite it instead of adding (its buffer then holds stale values).
+  Node& node_to_overwrite(std::size_t index, bool& fresh) {
+    fresh = index < zero_pending_.size() && zero_pending_[index];
+    if (fresh) zero_pending_[index] = false;
+    return nodes_[index];
+  }
 
   /// Appends a node whose value has shape rows x cols (reusing a slot and its
   /// buffers where one is free) and returns it; its index is size() - 1.
@@ -174,6 +193,7 @@ class Tape {
   std::deque<Node> nodes_;
   std::size_t used_ = 0;
   std::size_t swept_ = 0;  // nodes whose parameter adjoints a deferred backward left pending
+  std::vector<bool> zero_pending_;  // during backward: adjoints not yet zeroed (see node())
 };
 
 /// The value of a plain matrix is itself; of a Var, the matrix on its tape.

@@ -66,18 +66,22 @@ inline bool skinny(Index m, Index n, Index k) {
   return std::min({m, n, k}) <= skinny_dimension && m * n * k >= 65536;
 }
 
-/// c += alpha · op(a) · op(b) for the skinny shapes a dense layer meets; false if not one.
+/// c (+)= alpha · op(a) · op(b) for the skinny shapes a dense layer meets (overwrite:
+/// c's old content is not read); false if not one.
 template <class S>
 bool skinny_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b,
-                     bool transpose_b) {
+                     bool transpose_b, bool overwrite) {
   const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
   if (!skinny(m, n, k)) return false;
   const auto op_b = [&](Index p, Index j) { return transpose_b ? b(j, p) : b(p, j); };
   if (!transpose_a && k <= skinny_dimension) {  // c[:, j] += alpha Σ_p op(b)[p, j] · a[:, p], column by column
-    for (Index j = 0; j < n; ++j)
+    for (Index j = 0; j < n; ++j) {
+      if (overwrite) c.col(j).setZero();  // while the column is in cache
       for (Index p = 0; p < k; ++p) c.col(j) += (alpha * op_b(p, j)) * a.col(p);
+    }
     return true;
   }
+  if (overwrite) c.setZero();  // c has at most 4 rows or columns here
   if (!transpose_a && n <= skinny_dimension) {  // the same, a's columns outermost: a is read once
     for (Index p = 0; p < k; ++p)
       for (Index j = 0; j < n; ++j) c.col(j) += (alpha * op_b(p, j)) * a.col(p);
@@ -97,24 +101,30 @@ bool skinny_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a
   return false;
 }
 
-/// c += alpha · op(a) · op(b), op(x) = x or xᵀ. The caller has checked the shapes.
+/// c += alpha · op(a) · op(b), op(x) = x or xᵀ; with overwrite, c = alpha · op(a) · op(b)
+/// without reading c's old content. The caller has checked the shapes.
 /// Large enough products run on our register-blocked kernel in AVX-512 builds,
 /// skinny ones as column passes; tiny products and matrix-vector products keep
 /// Eigen's own (allocation-free) paths, the rest Eigen's kernel.
 template <class S>
-void gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b, bool transpose_b) {
+void gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b, bool transpose_b,
+              bool overwrite = false) {
   const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
+  if (overwrite && (m == 0 || n == 0 || k == 0)) c.setZero();
   if (m == 0 || n == 0 || k == 0) return;
 #ifdef EIGENFLOW_GEMM_KERNEL
   if constexpr (gemm_kernel::kernel_available<S>) {
     if (gemm_kernel::worth_it<S>(m, n, k)) {
+      gemm_kernel::Epilogue<S> epilogue;
+      epilogue.overwrite = overwrite;
       gemm_kernel::gemm<S>(m, n, k, alpha, {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
-                           c.data(), c.rows());
+                           c.data(), c.rows(), epilogue);
       return;
     }
   }
 #endif
-  if (skinny_gemm_add(c, alpha, a, transpose_a, b, transpose_b)) return;
+  if (skinny_gemm_add(c, alpha, a, transpose_a, b, transpose_b, overwrite)) return;
+  if (overwrite) c.setZero();
   if (m + n + k < EIGEN_GEMM_TO_COEFFBASED_THRESHOLD || m == 1 || n == 1) {
     if (!transpose_a && !transpose_b) c.noalias() += alpha * a * b;
     else if (!transpose_a) c.noalias() += alpha * a * b.transpose();
@@ -148,7 +158,7 @@ void gemm_bias(Matrix<S>& c, const Matrix<S>& a, bool transpose_a, const Matrix<
     const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
     if (gemm_kernel::worth_it<S>(m, n, k)) {
       gemm_kernel::gemm<S>(m, n, k, S(1), {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
-                           c.data(), c.rows(), {bias.data(), relu});
+                           c.data(), c.rows(), {true, bias.data(), relu});
       return;
     }
   }

@@ -81,15 +81,16 @@ struct Tiling {
 /// What the kernel does with a finished slice of c's tile.
 template <class S>
 struct Epilogue {
-  const S* bias = nullptr;  // if set, c = bias[j] + alpha · op(a) · op(b): c's old content is not read
+  bool overwrite = false;   // c = alpha · op(a) · op(b): c's old content is not read
+  const S* bias = nullptr;  // if set, c = bias[j] + alpha · op(a) · op(b), also without reading c
   bool relu = false;        // then c = max(c, 0), with NaN kept as NaN
 };
 
 /// The register tile: c[0:m_valid, 0:n_valid] (+)= alpha · a_panel · b_panel over kc steps.
-/// `bias` (null: accumulate onto c) and `relu` as in Epilogue, for this slice of k.
+/// `set` (c = rather than c +=), `bias` (null: none) and `relu` as in Epilogue, for this slice of k.
 template <class S>
 inline void micro_kernel(Index kc, const S* a, const S* b, S* c, Index ldc, S alpha, Index m_valid, Index n_valid,
-                         const S* bias, bool relu) {
+                         bool set, const S* bias, bool relu) {
   using T = Simd<S>;
   using V = typename T::V;
   constexpr int L = T::lanes, NR = columns_per_tile, MR = 2 * L;
@@ -110,7 +111,8 @@ inline void micro_kernel(Index kc, const S* a, const S* b, S* c, Index ldc, S al
 #pragma GCC unroll 16
     for (int j = 0; j < NR; ++j) {
       S* column = c + j * ldc;
-      const V base0 = bias ? T::set(bias[j]) : T::loadu(column), base1 = bias ? base0 : T::loadu(column + L);
+      const V base0 = !set ? T::loadu(column) : bias ? T::set(bias[j]) : T::zero();
+      const V base1 = !set ? T::loadu(column + L) : base0;
       V out0 = T::fmadd(acc0[j], scale, base0), out1 = T::fmadd(acc1[j], scale, base1);
       if (relu) {
         out0 = T::max(T::zero(), out0);
@@ -130,7 +132,7 @@ inline void micro_kernel(Index kc, const S* a, const S* b, S* c, Index ldc, S al
   for (Index j = 0; j < n_valid; ++j)
     for (Index i = 0; i < m_valid; ++i) {
       S& out = c[j * ldc + i];
-      out = (bias ? bias[j] : out) + alpha * tile[j][i];
+      out = (!set ? out : bias ? bias[j] : S(0)) + alpha * tile[j][i];
       if (relu && out < S(0)) out = S(0);
     }
 }
@@ -240,7 +242,7 @@ S* grow(std::vector<S, Eigen::aligned_allocator<S>>& buffer, std::size_t size) {
 }
 
 /// c (m × n, column-major, leading dimension ldc) += alpha · op(a) · op(b), op(a) m × k, op(b) k × n;
-/// with an epilogue, c = relu?(bias + alpha · op(a) · op(b)) instead (bias: n values, one per column).
+/// with an epilogue, c = relu?([bias +] alpha · op(a) · op(b)) instead (bias: n values, one per column).
 template <class S>
 void gemm(Index m, Index n, Index k, S alpha, const Operand<S>& a, const Operand<S>& b, S* c, Index ldc,
           const Epilogue<S>& epilogue = {}) {
@@ -252,7 +254,8 @@ void gemm(Index m, Index n, Index k, S alpha, const Operand<S>& a, const Operand
   S* const a_panels = grow(packed_a, static_cast<std::size_t>(std::min(k, Tile::kc) * Tile::mc));
   for (Index p0 = 0; p0 < k; p0 += Tile::kc) {
     const Index depth = std::min(Tile::kc, k - p0);
-    const S* bias = p0 == 0 ? epilogue.bias : nullptr;  // the first slice sets c, the later ones add
+    const bool set = p0 == 0 && (epilogue.overwrite || epilogue.bias);  // the first slice sets c, the later ones add
+    const S* bias = p0 == 0 ? epilogue.bias : nullptr;
     const bool relu = epilogue.relu && p0 + depth == k;  // the last one rectifies
     pack_b(b, p0, depth, 0, n, b_panels);
     for (Index i0 = 0; i0 < m; i0 += Tile::mc) {
@@ -262,7 +265,7 @@ void gemm(Index m, Index n, Index k, S alpha, const Operand<S>& a, const Operand
         const S* b_panel = b_panels + j * depth;
         for (Index i = 0; i < rows; i += Tile::mr)
           micro_kernel(depth, a_panels + i * depth, b_panel, c + (i0 + i) + j * ldc, ldc, alpha,
-                       std::min(Tile::mr, rows - i), std::min(Tile::nr, n - j), bias ? bias + j : nullptr, relu);
+                       std::min(Tile::mr, rows - i), std::min(Tile::nr, n - j), set, bias ? bias + j : nullptr, relu);
       }
     }
   }
