@@ -35,6 +35,22 @@ Matrix<S> random_matrix(Index rows, Index cols, unsigned seed) {
   return Matrix<S>::Random(rows, cols);
 }
 
+template <class W, class S>
+Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic> widened_op(const Matrix<S>& x, bool transpose) {
+  using MatrixW = Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic>;
+  return transpose ? MatrixW(x.template cast<W>().transpose()) : MatrixW(x.template cast<W>());
+}
+
+/// Entries of c farther from the reference than gamma · magnitude (NaN counts as far).
+template <class S, class MatrixW, class W>
+Index entries_outside(const Matrix<S>& c, const MatrixW& reference, const MatrixW& magnitude, W gamma) {
+  Index outside = 0;
+  for (Index j = 0; j < c.cols(); ++j)
+    for (Index i = 0; i < c.rows(); ++i)
+      if (!(std::abs(W(c(i, j)) - reference(i, j)) <= gamma * magnitude(i, j))) ++outside;
+  return outside;
+}
+
 /// Checks c0 + alpha · op(a) · op(b), formed by `product`, against a wider-precision reference:
 /// each entry within the classic bound k·eps·(|c0| + |alpha|·|op(a)|·|op(b)|) of a k-term sum.
 template <class S, class Product>
@@ -47,18 +63,13 @@ void check_product(const Shape& shape, bool transpose_a, bool transpose_b, S alp
   product(c, alpha, a, transpose_a, b, transpose_b);
 
   using MatrixW = Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic>;
-  const MatrixW op_a = transpose_a ? MatrixW(a.template cast<W>().transpose()) : MatrixW(a.template cast<W>());
-  const MatrixW op_b = transpose_b ? MatrixW(b.template cast<W>().transpose()) : MatrixW(b.template cast<W>());
+  const MatrixW op_a = widened_op<W>(a, transpose_a), op_b = widened_op<W>(b, transpose_b);
   const MatrixW reference = c0.template cast<W>() + W(alpha) * op_a * op_b;
   const MatrixW magnitude = c0.template cast<W>().cwiseAbs() + std::abs(W(alpha)) * op_a.cwiseAbs() * op_b.cwiseAbs();
   const W gamma = W(shape.k + 1) * W(std::numeric_limits<S>::epsilon());
   INFO("m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)=" << (transpose_a ? "aT" : "a")
             << " op(b)=" << (transpose_b ? "bT" : "b") << " alpha=" << alpha);
-  Index outside = 0;
-  for (Index j = 0; j < shape.n; ++j)
-    for (Index i = 0; i < shape.m; ++i)
-      if (!(std::abs(W(c(i, j)) - reference(i, j)) <= gamma * magnitude(i, j))) ++outside;
-  CHECK(outside == 0);
+  CHECK(entries_outside(c, reference, magnitude, gamma) == 0);
 }
 
 template <class S, class Product>
@@ -81,19 +92,14 @@ void check_bias_act(const Shape& shape, bool transpose_a, bool transpose_b, bool
   affine(c, a, transpose_a, b, transpose_b, bias, relu);
 
   using MatrixW = Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic>;
-  const MatrixW op_a = transpose_a ? MatrixW(a.template cast<W>().transpose()) : MatrixW(a.template cast<W>());
-  const MatrixW op_b = transpose_b ? MatrixW(b.template cast<W>().transpose()) : MatrixW(b.template cast<W>());
+  const MatrixW op_a = widened_op<W>(a, transpose_a), op_b = widened_op<W>(b, transpose_b);
   MatrixW reference = (op_a * op_b).rowwise() + bias.template cast<W>().row(0);
   if (relu) reference = reference.cwiseMax(W(0));
   const MatrixW magnitude = (op_a.cwiseAbs() * op_b.cwiseAbs()).rowwise() + bias.template cast<W>().cwiseAbs().row(0);
   const W gamma = W(shape.k + 1) * W(std::numeric_limits<S>::epsilon());
   INFO("m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)=" << (transpose_a ? "aT" : "a")
             << " op(b)=" << (transpose_b ? "bT" : "b") << " relu=" << relu);
-  Index outside = 0;
-  for (Index j = 0; j < shape.n; ++j)
-    for (Index i = 0; i < shape.m; ++i)
-      if (!(std::abs(W(c(i, j)) - reference(i, j)) <= gamma * magnitude(i, j))) ++outside;
-  CHECK(outside == 0);
+  CHECK(entries_outside(c, reference, magnitude, gamma) == 0);
 }
 
 template <class S, class Affine>

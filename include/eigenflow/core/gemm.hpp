@@ -101,6 +101,27 @@ bool skinny_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a
   return false;
 }
 
+/// Runs c (+)= alpha · op(a) · op(b) on our kernel, with its epilogue (gemm_kernel.hpp:
+/// overwrite, bias, relu), where the build has it and the shape is worth it; false
+/// otherwise, for the caller's fallback.
+template <class S>
+bool kernel_gemm([[maybe_unused]] Matrix<S>& c, [[maybe_unused]] S alpha, [[maybe_unused]] const Matrix<S>& a,
+                 [[maybe_unused]] bool transpose_a, [[maybe_unused]] const Matrix<S>& b,
+                 [[maybe_unused]] bool transpose_b, [[maybe_unused]] bool overwrite, [[maybe_unused]] const S* bias,
+                 [[maybe_unused]] bool relu) {
+#ifdef EIGENFLOW_GEMM_KERNEL
+  if constexpr (gemm_kernel::kernel_available<S>) {
+    const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
+    if (gemm_kernel::worth_it<S>(m, n, k)) {
+      gemm_kernel::gemm<S>(m, n, k, alpha, {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
+                           c.data(), c.rows(), {overwrite, bias, relu});
+      return true;
+    }
+  }
+#endif
+  return false;
+}
+
 /// c += alpha · op(a) · op(b), op(x) = x or xᵀ; with overwrite, c = alpha · op(a) · op(b)
 /// without reading c's old content. The caller has checked the shapes.
 /// Large enough products run on our register-blocked kernel in AVX-512 builds,
@@ -112,17 +133,7 @@ void gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const
   const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
   if (overwrite && (m == 0 || n == 0 || k == 0)) c.setZero();
   if (m == 0 || n == 0 || k == 0) return;
-#ifdef EIGENFLOW_GEMM_KERNEL
-  if constexpr (gemm_kernel::kernel_available<S>) {
-    if (gemm_kernel::worth_it<S>(m, n, k)) {
-      gemm_kernel::Epilogue<S> epilogue;
-      epilogue.overwrite = overwrite;
-      gemm_kernel::gemm<S>(m, n, k, alpha, {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
-                           c.data(), c.rows(), epilogue);
-      return;
-    }
-  }
-#endif
+  if (kernel_gemm(c, alpha, a, transpose_a, b, transpose_b, overwrite, static_cast<const S*>(nullptr), false)) return;
   if (skinny_gemm_add(c, alpha, a, transpose_a, b, transpose_b, overwrite)) return;
   if (overwrite) c.setZero();
   if (m + n + k < EIGEN_GEMM_TO_COEFFBASED_THRESHOLD || m == 1 || n == 1) {
@@ -153,16 +164,7 @@ void relu_in_place(S* x, Index size) {
 template <class S>
 void gemm_bias(Matrix<S>& c, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b, bool transpose_b,
                const Matrix<S>& bias, bool relu) {
-#ifdef EIGENFLOW_GEMM_KERNEL
-  if constexpr (gemm_kernel::kernel_available<S>) {
-    const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
-    if (gemm_kernel::worth_it<S>(m, n, k)) {
-      gemm_kernel::gemm<S>(m, n, k, S(1), {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
-                           c.data(), c.rows(), {true, bias.data(), relu});
-      return;
-    }
-  }
-#endif
+  if (kernel_gemm(c, S(1), a, transpose_a, b, transpose_b, true, bias.data(), relu)) return;
   if (!transpose_a && a.cols() <= skinny_dimension && skinny(c.rows(), c.cols(), a.cols())) {
     // one pass per column of c, while it is in cache
     for (Index j = 0; j < c.cols(); ++j) {

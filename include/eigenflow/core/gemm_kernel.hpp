@@ -143,7 +143,6 @@ struct Operand {
   const S* data;
   Index stride;  // leading dimension of the stored matrix
   bool transposed;
-  S operator()(Index i, Index j) const { return transposed ? data[j + i * stride] : data[i + j * stride]; }
 };
 
 /// In-register transpose of a 16 × 16 float block: row r, element q → row q, element r.
@@ -192,40 +191,33 @@ void interleave(const S* rows, Index stride, Index valid, Index width, Index dep
     for (Index q = p; q < depth; ++q) out[q * width + r] = r < valid ? rows[r * stride + q] : S(0);
 }
 
-/// op(a)[i0 : i0+rows, p0 : p0+depth] as consecutive MR-row panels, each p-major, zero-padded to MR rows.
-template <class S>
-void pack_a(const Operand<S>& a, Index i0, Index rows, Index p0, Index depth, S* out) {
-  constexpr Index MR = Tiling<S>::mr;
-  for (Index panel = 0; panel < rows; panel += MR, out += depth * MR) {
-    const Index valid = std::min(MR, rows - panel);
-    if (a.transposed) {  // op(a) row i is stored column i, contiguous in p
-      interleave(a.data + p0 + (i0 + panel) * a.stride, a.stride, valid, MR, depth, out);
+/// op(x)[i0 : i0+rows, p0 : p0+depth] as consecutive Width-row panels, each p-major,
+/// zero-padded to Width rows: op(a)'s MR-row panels, and op(b)ᵀ's NR-row ones.
+template <Index Width, class S>
+void pack_panels(const Operand<S>& x, Index i0, Index rows, Index p0, Index depth, S* out) {
+  for (Index panel = 0; panel < rows; panel += Width, out += depth * Width) {
+    const Index valid = std::min(Width, rows - panel);
+    if (x.transposed) {  // op(x) row i is stored column i, contiguous in p
+      interleave(x.data + p0 + (i0 + panel) * x.stride, x.stride, valid, Width, depth, out);
     } else {  // column p of the panel is contiguous
       for (Index p = 0; p < depth; ++p) {
-        const S* column = a.data + (i0 + panel) + (p0 + p) * a.stride;
-        std::copy(column, column + valid, out + p * MR);
-        std::fill(out + p * MR + valid, out + (p + 1) * MR, S(0));
+        const S* column = x.data + (i0 + panel) + (p0 + p) * x.stride;
+        std::copy(column, column + valid, out + p * Width);
+        std::fill(out + p * Width + valid, out + (p + 1) * Width, S(0));
       }
     }
   }
 }
 
-/// op(b)[p0 : p0+depth, j0 : j0+cols] as consecutive NR-column panels, each p-major, zero-padded to NR columns.
+template <class S>
+void pack_a(const Operand<S>& a, Index i0, Index rows, Index p0, Index depth, S* out) {
+  pack_panels<Tiling<S>::mr>(a, i0, rows, p0, depth, out);
+}
+
+/// op(b)[p0 : p0+depth, j0 : j0+cols] packed as the panels of op(b)ᵀ, whose storage is b's read the other way.
 template <class S>
 void pack_b(const Operand<S>& b, Index p0, Index depth, Index j0, Index cols, S* out) {
-  constexpr Index NR = Tiling<S>::nr;
-  for (Index panel = 0; panel < cols; panel += NR, out += depth * NR) {
-    const Index valid = std::min(NR, cols - panel);
-    if (!b.transposed) {  // op(b) column j is stored column j, contiguous in p
-      interleave(b.data + p0 + (j0 + panel) * b.stride, b.stride, valid, NR, depth, out);
-    } else {  // row p of the panel is contiguous
-      for (Index p = 0; p < depth; ++p) {
-        const S* row = b.data + (j0 + panel) + (p0 + p) * b.stride;
-        std::copy(row, row + valid, out + p * NR);
-        std::fill(out + p * NR + valid, out + (p + 1) * NR, S(0));
-      }
-    }
-  }
+  pack_panels<Tiling<S>::nr>(Operand<S>{b.data, b.stride, !b.transposed}, j0, cols, p0, depth, out);
 }
 
 /// Whether the kernel beats Eigen's on this shape: on this machine it is 1.2–1.3× from
