@@ -45,6 +45,7 @@ gflops() {
     if (name ~ /^small_step/) printf "%.1f", 32 * 4 * 2432 * 3 / (v / 1e3) / 1e9
     else if (name ~ /_epoch/) printf "%.1f", 3000 * 405504 * 3 / (v / 1e3) / 1e9
     else if (name ~ /^inference/) printf "%.1f", v * 405504 / 1e9
+    else if (name ~ /^(maf|iaf|nsf)/) printf "-"
     else printf "%s", v }'
 }
 printf '%-24s %12s %12s %12s %9s %9s %9s %10s %10s\n' case portable native pytorch unit "ratio(p)" "ratio(n)" \

@@ -7,6 +7,11 @@
 //   inference  log_prob and sample of 1,000,000 points with the large model: points per second
 //   double     the large case in float64
 //   sgemm/dgemm  GEMM rate of this build's products (1024³), the ceiling to compare with
+//   maf/nsf/nsf_ar_step_dD  5 MAF, spline-coupling or NSF-AR layers (MADE or MLP 2 hidden × 64, ReLU;
+//              8 bins, B = 4; orders alternate), batch 256 of 4096 Gaussian points in D = 2 and 16:
+//              ms per training step
+//   maf/iaf_sample_d16  10,000 samples from 5 layers in D = 16: points per second (MAF
+//              samples in D passes per layer, IAF in one)
 // Cases with the suffix _2t run the same on two threads (threads over the batch
 // for training, over row chunks for inference, over c's columns for GEMM).
 // Arguments, if any, name the cases to run (e.g. `speed large_epoch` for a profiler).
@@ -49,6 +54,25 @@ FlowStack<S> coupling_stack(int layers, Index hidden, Activation activation, Con
   FlowStack<S> flow(2);
   for (int k = 0; k < layers; ++k)
     flow.append(AffineCoupling<S>::make(alternating_mask<S>(2, k % 2), {hidden, 2, activation}, conditioner, ScaleActivation::tanh, rng));
+  return flow;
+}
+
+/// The autoregressive and spline stacks of the maf/nsf/nsf_ar/iaf cases (pytorch_flows.py builds the same).
+template <class S>
+FlowStack<S> autoregressive_stack(const std::string& kind, Index dim, Random& rng) {
+  FlowStack<S> flow(dim);
+  const ConditionerShape shape{64, 2, Activation::relu};
+  for (int k = 0; k < 5; ++k) {
+    const InputOrder order = k % 2 == 0 ? InputOrder::natural : InputOrder::reverse;
+    if (kind == "nsf") {
+      flow.append(SplineCoupling<S>::make(alternating_mask<S>(dim, k % 2), shape, {8, 4.0}, rng));
+      continue;
+    }
+    auto layer = MaskedAutoregressive<S>::make(
+        dim, kind == "nsf_ar" ? Transformer::rational_quadratic({8, 4.0}) : Transformer::affine(), shape, order, rng);
+    if (kind == "iaf") flow.append(Inverted<MaskedAutoregressive<S>>(std::move(layer)));
+    else flow.append(std::move(layer));
+  }
   return flow;
 }
 
@@ -146,6 +170,24 @@ int main(int argc, char** argv) {
       Random sample_rng(1);
       const double sample_s = seconds_per_call([&] { (void)large.sample(1000000, sample_rng); }, 0, 1, 1);
       std::printf("inference_sample%s %.0f points/s\n", suffix.c_str(), 1e6 / sample_s);
+    }
+    if (threads == 1) {
+      for (const Index dim : {2, 16}) {
+        const Matrix<float> points = rng.normal_matrix<float>(4096, dim);
+        for (const std::string kind : {"maf", "nsf", "nsf_ar"}) {
+          const std::string name = kind + "_step_d" + std::to_string(dim);
+          if (!wanted(name)) continue;
+          auto flow = autoregressive_stack<float>(kind, dim, rng);
+          std::printf("%s %.4f ms\n", name.c_str(), 1e3 * step_seconds(flow, points, 256, 1, 100));
+        }
+      }
+      for (const std::string kind : {"maf", "iaf"}) {
+        if (!wanted(kind + "_sample_d16")) continue;
+        const auto flow = autoregressive_stack<float>(kind, 16, rng);
+        Random sample_rng(2);
+        const double seconds = seconds_per_call([&] { (void)flow.sample(10000, sample_rng); }, 0, 3, 3);
+        std::printf("%s_sample_d16 %.0f points/s\n", kind.c_str(), 1e4 / seconds);
+      }
     }
     if (wanted("sgemm" + suffix)) std::printf("sgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<float>(threads));
     if (wanted("dgemm" + suffix)) std::printf("dgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<double>(threads));

@@ -59,6 +59,27 @@ inline std::vector<LayerCase> all_layer_cases() {
       {"permutation", [](Index d, Random& rng) -> L { return std::make_unique<Permutation<double>>(Permutation<double>::random(d, rng)); }},
       {"inverted planar",
        [](Index d, Random& rng) -> L { return std::make_unique<Inverted<Planar<double>>>(planar_with_m(d, rng, 0.5)); }},
+      {"maf (affine, random order)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<MaskedAutoregressive<double>>(MaskedAutoregressive<double>::make(
+             d, Transformer::affine(), {12, 2, Activation::tanh}, InputOrder::random, rng));
+       }},
+      {"iaf (inverted maf, reverse order)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<Inverted<MaskedAutoregressive<double>>>(MaskedAutoregressive<double>::make(
+             d, Transformer::affine(), {12, 2, Activation::gelu}, InputOrder::reverse, rng));
+       }},
+      {"nsf-ar (spline, natural order, random hidden degrees)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<MaskedAutoregressive<double>>(MaskedAutoregressive<double>::make(
+             d, Transformer::rational_quadratic({5, 2.5}), {12, 2, Activation::tanh}, InputOrder::natural, rng, false,
+             HiddenDegrees::random));
+       }},
+      {"nsf coupling",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<SplineCoupling<double>>(
+             SplineCoupling<double>::make(alternating_mask(d, 1), {12, 2, Activation::tanh}, {6, 2.5}, rng));
+       }},
       {"inverted radial",
        [](Index d, Random& rng) -> L {
          return std::make_unique<Inverted<Radial<double>>>(Radial<double>::random(d, rng));

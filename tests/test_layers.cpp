@@ -1,8 +1,9 @@
-// Conformance of every layer type, in double, at D = 2 and D = 5:
+// Conformance of every layer type (tests/layer_zoo.hpp), in double, at D = 2 and D = 5:
 //   log-det = log|det J| of a finite-difference Jacobian (1e-7),
-//   inverse ∘ forward = identity and forward ∘ inverse = identity (1e-10),
-//   taped passes equal plain ones, and parameter gradients of the taped
-//   forward and inverse match finite differences.
+//   inverse ∘ forward = identity and forward ∘ inverse = identity (1e-10, also at D = 7),
+//   taped passes equal plain ones, and gradients of the taped forward and
+//   inverse with respect to parameters and to the input points match finite
+//   differences. (Integration to one: test_flow_stack; save/load: test_io.)
 #include <catch2/catch.hpp>
 
 #include <Eigen/LU>
@@ -75,7 +76,7 @@ TEST_CASE("every layer's log-det equals log|det J| of its finite-difference Jaco
 
 TEST_CASE("every layer's inverse undoes its forward and the other way round", "[layers]") {
   for (const auto& layer_case : all_layer_cases()) {
-    for (Index dim : {2, 5}) {
+    for (Index dim : {2, 5, 7}) {
       Random rng(200 + static_cast<std::uint64_t>(dim));
       const auto layer = layer_case.make(dim, rng);
       const Matrix<double> x = uniform_matrix(rng, 50, dim, -3, 3);
@@ -146,6 +147,28 @@ TEST_CASE("gradients through the taped inverse match finite differences", "[laye
     INFO(layer_case.name << ": " << result.worst);
     CHECK(result.passed);
     report.add(layer_case.name, 2, result.max_error);
+  }
+}
+
+TEST_CASE("gradients with respect to the input points match finite differences", "[layers]") {
+  // d/dx of a loss on both outputs (points and log-det), forward and inverse:
+  // what a layer deeper in a stack receives, and what reverse-KL training needs.
+  for (const auto& layer_case : all_layer_cases()) {
+    for (const bool inverse : {false, true}) {
+      Random rng(550);
+      auto layer = layer_case.make(4, rng);
+      const Matrix<double> x = eigenflow::test::away_from_zero(rng, 6, 4, 0.1, 2.5);  // LeakyReLU has a kink at 0
+      const Matrix<double> weights = uniform_matrix(rng, 6, 4);
+      const auto result = check_gradient(
+          [&](Tape<double>& tape, const std::vector<Var<double>>& in) {
+            const auto out = inverse ? layer->inverse(tape, in[0]) : layer->forward(tape, in[0]);
+            return add(mean(mask_multiply(out.points, weights)), mean(out.log_det));
+          },
+          {x});
+      INFO(layer_case.name << (inverse ? " inverse" : " forward") << ": " << result.worst);
+      CHECK(result.passed);
+      report.add(layer_case.name, 2, result.max_error);
+    }
   }
 }
 

@@ -3,6 +3,13 @@
 //   leaky-realnvp  L blocks of [LeakyReLU, affine coupling] (seed 000)
 //   nice           L additive couplings and a learnable diagonal Gaussian base (the NICE scaling)
 //   planar/radial  L planar or radial layers
+//   maf            L masked autoregressive layers, affine (Papamakarios et al. 2017)
+//   iaf            L inverted MAF layers: one-pass sampling, D-pass density (Kingma et al. 2016)
+//   nsf            L rational-quadratic spline couplings, alternating masks (Durkan et al. 2019, NSF-C)
+//   nsf-ar         L masked autoregressive rational-quadratic spline layers (NSF-AR)
+// Autoregressive families change the order between layers (--order): reverse
+// alternates natural and reversed orders, random draws a seeded order per
+// layer, natural keeps one order throughout.
 #pragma once
 
 #include <eigenflow/eigenflow.hpp>
@@ -14,30 +21,63 @@ namespace eigenflow::cli {
 
 struct FlowSpec {
   std::string family = "realnvp";
-  Index layers = 12;
-  Index hidden = 32;
+  Index layers = 0;  ///< 0: the family's default
+  Index hidden = 0;  ///< 0: the family's default
   Index depth = 2;
   Activation activation = Activation::relu;
   Conditioner conditioner = Conditioner::separate;
+  SplineShape spline;                  ///< nsf, nsf-ar
+  std::string order = "reverse";       ///< maf, iaf, nsf-ar: natural | reverse | random
+
+  /// Layers and hidden width when not given: measured on two moons (benchmarks/README.md).
+  Index default_layers() const {
+    if (family == "maf" || family == "iaf") return 8;
+    if (family == "nsf") return 6;
+    if (family == "nsf-ar") return 4;
+    return 12;
+  }
+  Index default_hidden() const { return family == "nsf" || family == "nsf-ar" || family == "maf" || family == "iaf" ? 64 : 32; }
+  Index resolved_layers() const { return layers > 0 ? layers : default_layers(); }
+  Index resolved_hidden() const { return hidden > 0 ? hidden : default_hidden(); }
 };
+
+/// The input order of autoregressive layer k.
+inline InputOrder layer_order(const std::string& order, Index k) {
+  if (order == "random") return InputOrder::random;
+  if (order == "natural") return InputOrder::natural;
+  if (order == "reverse") return k % 2 == 0 ? InputOrder::natural : InputOrder::reverse;
+  throw ValueError("unknown order '" + order + "' (expected natural, reverse or random)");
+}
 
 template <class S>
 FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
   FlowStack<S> flow(dim);
-  const ConditionerShape shape{spec.hidden, spec.depth, spec.activation};
-  for (Index k = 0; k < spec.layers; ++k) {
+  const ConditionerShape shape{spec.resolved_hidden(), spec.depth, spec.activation};
+  const bool autoregressive = spec.family == "maf" || spec.family == "iaf" || spec.family == "nsf-ar";
+  if ((autoregressive || spec.family == "nsf" || spec.family.find("realnvp") != std::string::npos || spec.family == "nice") &&
+      dim < 2)
+    throw ValueError("the " + spec.family + " flow needs data of dimension >= 2, found " + std::to_string(dim));
+  for (Index k = 0; k < spec.resolved_layers(); ++k) {
     const int parity = static_cast<int>(k % 2);
     if (spec.family == "realnvp" || spec.family == "leaky-realnvp") {
       if (spec.family == "leaky-realnvp") flow.append(LeakyReLU<S>(dim, S(0.9)));
       flow.append(AffineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.conditioner, ScaleActivation::tanh, rng));
     } else if (spec.family == "nice") {
-      flow.append(AdditiveCoupling<S>::make(alternating_mask<S>(dim, parity), spec.hidden, spec.depth, spec.activation, rng));
+      flow.append(AdditiveCoupling<S>::make(alternating_mask<S>(dim, parity), shape.hidden, spec.depth, spec.activation, rng));
     } else if (spec.family == "planar") {
       flow.append(Planar<S>::random(dim, rng));
     } else if (spec.family == "radial") {
       flow.append(Radial<S>::random(dim, rng));
+    } else if (spec.family == "nsf") {
+      flow.append(SplineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.spline, rng, true));
+    } else if (autoregressive) {
+      const Transformer transformer = spec.family == "nsf-ar" ? Transformer::rational_quadratic(spec.spline) : Transformer::affine();
+      auto layer = MaskedAutoregressive<S>::make(dim, transformer, shape, layer_order(spec.order, k), rng, true);
+      if (spec.family == "iaf") flow.append(Inverted<MaskedAutoregressive<S>>(std::move(layer)));
+      else flow.append(std::move(layer));
     } else {
-      throw ValueError("unknown flow '" + spec.family + "' (expected realnvp, leaky-realnvp, nice, planar or radial)");
+      throw ValueError("unknown flow '" + spec.family +
+                       "' (expected realnvp, leaky-realnvp, nice, planar, radial, maf, iaf, nsf or nsf-ar)");
     }
   }
   if (spec.family == "nice") flow.set_base(std::make_unique<DiagonalGaussian<S>>(dim));

@@ -21,6 +21,7 @@
 #include "eigenflow/autodiff/tape.hpp"
 
 #include "eigenflow/nn/activation.hpp"
+#include "eigenflow/nn/made.hpp"
 #include "eigenflow/nn/mlp.hpp"
 
 #include "eigenflow/distributions/base_distribution.hpp"
@@ -29,6 +30,9 @@
 
 #include "eigenflow/flows/additive_coupling.hpp"
 #include "eigenflow/flows/affine_coupling.hpp"
+#include "eigenflow/flows/autoregressive/masked_autoregressive.hpp"
+#include "eigenflow/flows/autoregressive/masked_autoregressive_io.hpp"
+#include "eigenflow/flows/autoregressive/transformer.hpp"
 #include "eigenflow/flows/flow_methods.hpp"
 #include "eigenflow/flows/flow_stack.hpp"
 #include "eigenflow/flows/inverted.hpp"
@@ -38,6 +42,9 @@
 #include "eigenflow/flows/permutation.hpp"
 #include "eigenflow/flows/planar.hpp"
 #include "eigenflow/flows/radial.hpp"
+#include "eigenflow/flows/spline/rational_quadratic.hpp"
+#include "eigenflow/flows/spline/spline_coupling.hpp"
+#include "eigenflow/flows/spline/spline_coupling_io.hpp"
 #include "eigenflow/flows/standardize.hpp"
 #include "eigenflow/flows/static_flow_stack.hpp"
 
@@ -61,6 +68,7 @@
 #include "eigenflow/io/atomic_file.hpp"
 #include "eigenflow/io/checkpoint.hpp"
 #include "eigenflow/io/json_reader.hpp"
+#include "eigenflow/io/layer_registry.hpp"
 #include "eigenflow/io/model_file.hpp"
 
 #include "eigenflow/train/batch_gradient.hpp"

@@ -48,6 +48,23 @@ grep -q '"float64"' model64.json && pass || fail "double model declares float64"
 for flow in nice planar radial leaky-realnvp; do
   expect_ok "train --flow $flow" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow $flow --layers 2 --out "$flow.json"
 done
+# autoregressive and spline families: train, then every model subcommand works on them
+for flow in maf iaf nsf nsf-ar; do
+  expect_ok "train --flow $flow" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow $flow --layers 2 --hidden 8 --bins 5 --order random --out "$flow.json"
+  expect_ok "logprob under $flow" -- "$EIGENFLOW" logprob --model "$flow.json" --in moons.csv --out "$flow-logp.csv"
+  expect_ok "sample from $flow" -- "$EIGENFLOW" sample --model "$flow.json" --n 30 --out "$flow-samples.csv"
+  [ "$(wc -l <"$flow-samples.csv")" -eq 31 ] && pass || fail "$flow samples"
+done
+expect_ok "plot an nsf model" -- "$EIGENFLOW" plot --model nsf.json --out nsf.png
+expect_ok "animate an iaf model" -- "$EIGENFLOW" animate --model iaf.json --n 100 --out iaf.gif
+# data beyond 2D: six correlated columns (a fixed linear mix of uniforms and a square)
+awk 'BEGIN { srand(7); print "a,b,c,d,e,f"; for (i = 0; i < 600; i++) { u = rand(); v = rand(); w = rand() - 0.5;
+  printf "%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", u, u + v, u * u - w, v - 2 * w, w * w + u, u - v + w } }' >six.csv
+for flow in maf nsf nsf-ar; do
+  expect_ok "train --flow $flow on 6 columns" -- "$EIGENFLOW" train --data six.csv --epochs 3 --flow $flow --layers 2 --hidden 16 --out "six-$flow.json"
+  expect_ok "sample a 6-column $flow" -- "$EIGENFLOW" sample --model "six-$flow.json" --n 10 --out six-samples.csv
+  [ "$(head -1 six-samples.csv | tr ',' '\n' | wc -l)" -eq 6 ] && pass || fail "six-column samples from $flow"
+done
 threads_args=(train --dataset two-moons --n 1500 --epochs 3 --batch 1200 --precision double --layers 2 --hidden 16)
 expect_ok "train --threads 2 (the batch split over two workers)" -- "$EIGENFLOW" "${threads_args[@]}" --threads 2 --out t2.json
 nll_two=$(grep -o 'train_nll=[-0-9.]*' out.txt)
@@ -96,6 +113,7 @@ printf '1,2\n3,abc\n' >text.csv
 printf '1,2\nnan,4\n' >nan.csv
 printf '1,2\ninf,4\n' >inf.csv
 printf '1,2,3\n4,5,6\n' >wide.csv
+printf 'x\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n' >one.csv
 head -c 2000 /dev/urandom >garbage.csv
 { printf '1,2\n1,'; head -c 1048576 /dev/zero | tr '\0' '7'; printf 'x\n'; } >long.csv
 head -c 700 model.json >truncated.json
@@ -125,6 +143,10 @@ expect_error "hidden 0" 2 "--hidden" m.json -- "$EIGENFLOW" train --dataset two-
 expect_error "negative noise" 1 "noise" g.csv -- "$EIGENFLOW" generate --dataset two-moons --noise -1 --out g.csv
 expect_error "unknown data set" 1 "unknown data set" g.csv -- "$EIGENFLOW" generate --dataset moons --out g.csv
 expect_error "unknown flow" 2 "--flow" m.json -- "$EIGENFLOW" train --dataset two-moons --flow glow --out m.json
+expect_error "one spline bin" 2 "--bins" m.json -- "$EIGENFLOW" train --dataset two-moons --flow nsf --bins 1 --out m.json
+expect_error "negative tail bound" 2 "--tail-bound" m.json -- "$EIGENFLOW" train --dataset two-moons --flow nsf --tail-bound -1 --out m.json
+expect_error "unknown order" 2 "--order" m.json -- "$EIGENFLOW" train --dataset two-moons --flow maf --order sideways --out m.json
+expect_error "an autoregressive flow on 1 column" 1 "dimension >= 2" m.json -- "$EIGENFLOW" train --data one.csv --flow maf --out m.json
 expect_error "output in a missing directory" 1 "does not exist" "" -- "$EIGENFLOW" train --dataset two-moons --out no/such/dir/m.json
 expect_error "no data source" 2 "--dataset" m.json -- "$EIGENFLOW" train --out m.json
 expect_error "unknown subcommand" 2 "" "" -- "$EIGENFLOW" fly

@@ -21,13 +21,6 @@ namespace eigenflow {
 enum class ScaleActivation { identity, tanh };
 enum class Conditioner { separate, shared };
 
-/// Hidden layers of a coupling's conditioner network(s).
-struct ConditionerShape {
-  Index hidden = 64;
-  Index depth = 2;
-  Activation activation = Activation::relu;
-};
-
 template <class S>
 class AffineCoupling : public LayerBase<AffineCoupling<S>, S> {
  public:

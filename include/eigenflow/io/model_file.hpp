@@ -20,14 +20,18 @@
 
 #include "eigenflow/distributions/diagonal_gaussian.hpp"
 #include "eigenflow/flows/additive_coupling.hpp"
+#include "eigenflow/flows/autoregressive/masked_autoregressive_io.hpp"
 #include "eigenflow/flows/affine_coupling.hpp"
 #include "eigenflow/flows/flow_stack.hpp"
+#include "eigenflow/flows/inverted.hpp"
 #include "eigenflow/flows/leaky_relu.hpp"
 #include "eigenflow/flows/permutation.hpp"
 #include "eigenflow/flows/planar.hpp"
 #include "eigenflow/flows/radial.hpp"
+#include "eigenflow/flows/spline/spline_coupling_io.hpp"
 #include "eigenflow/io/atomic_file.hpp"
 #include "eigenflow/io/json_reader.hpp"
+#include "eigenflow/io/layer_registry.hpp"
 
 namespace eigenflow {
 
@@ -37,215 +41,112 @@ inline constexpr int model_format_version = 1;
 namespace detail {
 
 template <class S>
-nlohmann::json to_json_array(const Matrix<S>& row) {
-  nlohmann::json out = nlohmann::json::array();
-  for (Index j = 0; j < row.size(); ++j) out.push_back(static_cast<double>(row.data()[j]));
-  return out;
-}
-
-template <class S>
-nlohmann::json mlp_to_json(const Mlp<S>& mlp) {
-  nlohmann::json layers = nlohmann::json::array();
-  for (const auto& dense : mlp.layers()) {
-    nlohmann::json weight = nlohmann::json::array();
-    for (Index i = 0; i < dense.weight.value.rows(); ++i) weight.push_back(to_json_array<S>(dense.weight.value.row(i)));
-    layers.push_back({{"weight", weight}, {"bias", to_json_array<S>(dense.bias.value)}});
-  }
-  return {{"activation", std::string(to_string(mlp.activation()))}, {"layers", layers}};
-}
-
-template <class S>
-Mlp<S> mlp_from_json(const JsonReader& reader, Index inputs, Index outputs) {
-  Activation activation{};
-  const JsonReader activation_field = reader.field("activation");
-  try {
-    activation = parse_activation(activation_field.string());
-  } catch (const ValueError& e) {
-    activation_field.fail(e.what());
-  }
-  const JsonReader layers = reader.field("layers");
-  const std::size_t count = layers.array_size();
-  if (count == 0) layers.fail("an MLP needs at least one layer");
-  std::vector<std::pair<Matrix<S>, Matrix<S>>> weights;
-  Index expected_in = inputs;
-  for (std::size_t k = 0; k < count; ++k) {
-    const JsonReader layer = layers.at(k);
-    const JsonReader weight_field = layer.field("weight");
-    Matrix<S> weight = weight_field.matrix<S>();
-    if (weight.cols() != expected_in)
-      weight_field.fail("expected rows of " + std::to_string(expected_in) + " inputs, found " + std::to_string(weight.cols()));
-    if (k + 1 == count && weight.rows() != outputs)
-      weight_field.fail("the last layer must have " + std::to_string(outputs) + " outputs, found " + std::to_string(weight.rows()));
-    Matrix<S> bias = layer.field("bias").row_vector<S>(weight.rows());
-    expected_in = weight.rows();
-    weights.emplace_back(std::move(weight), std::move(bias));
-  }
-  return Mlp<S>(activation, std::move(weights));
-}
-
-template <class S>
-RowVector<S> mask_from_json(const JsonReader& reader, Index dim) {
-  RowVector<S> mask = reader.row_vector<S>(dim);
-  try {
-    validate_mask("mask", mask);
-  } catch (const Error& e) {
-    reader.fail(e.what());
-  }
-  return mask;
+void add_built_in_layers(LayerRegistry<S>& r) {
+  using nlohmann::json;
+  r.add(
+      "affine_coupling",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const RowVector<S> mask = mask_from_json<S>(in.field("mask"), dim);
+        const JsonReader activation_field = in.field("scale_activation");
+        const std::string activation = activation_field.string();
+        if (activation != "tanh" && activation != "identity")
+          activation_field.fail("expected \"tanh\" or \"identity\", found \"" + activation + "\"");
+        const ScaleActivation scale = activation == "tanh" ? ScaleActivation::tanh : ScaleActivation::identity;
+        if (in.has("net")) {
+          if (in.has("s_net") || in.has("t_net")) in.fail("give either \"net\" or \"s_net\" and \"t_net\", not both");
+          return std::make_unique<AffineCoupling<S>>(mask, mlp_from_json<S>(in.field("net"), dim, 2 * dim), scale);
+        }
+        return std::make_unique<AffineCoupling<S>>(mask, mlp_from_json<S>(in.field("s_net"), dim, dim),
+                                                   mlp_from_json<S>(in.field("t_net"), dim, dim), scale);
+      },
+      [](const Layer<S>& layer) {
+        const auto& coupling = layer_as<AffineCoupling<S>>(layer);
+        json out = {{"mask", to_json_array<S>(coupling.mask())},
+                    {"scale_activation", coupling.scale_activation() == ScaleActivation::tanh ? "tanh" : "identity"}};
+        if (coupling.net()) {
+          out["net"] = mlp_to_json(*coupling.net());
+        } else {
+          out["s_net"] = mlp_to_json(*coupling.s_net());
+          out["t_net"] = mlp_to_json(*coupling.t_net());
+        }
+        return out;
+      });
+  r.add(
+      "additive_coupling",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        return std::make_unique<AdditiveCoupling<S>>(mask_from_json<S>(in.field("mask"), dim),
+                                                     mlp_from_json<S>(in.field("t_net"), dim, dim));
+      },
+      [](const Layer<S>& layer) {
+        const auto& coupling = layer_as<AdditiveCoupling<S>>(layer);
+        return json{{"mask", to_json_array<S>(coupling.mask())}, {"t_net", mlp_to_json(coupling.t_net())}};
+      });
+  r.add(
+      "leaky_relu",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const JsonReader slope = in.field("negative_slope");
+        const double value = slope.number();
+        if (!(value > 0)) slope.fail("negative_slope must be positive, found " + std::to_string(value));
+        return std::make_unique<LeakyReLU<S>>(dim, static_cast<S>(value));
+      },
+      [](const Layer<S>& layer) { return json{{"negative_slope", static_cast<double>(layer_as<LeakyReLU<S>>(layer).negative_slope())}}; });
+  r.add(
+      "planar",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const RowVector<S> w = in.field("w").row_vector<S>(dim);
+        if (!(w.squaredNorm() > S(0))) in.field("w").fail("w must have non-zero norm");
+        return std::make_unique<Planar<S>>(in.field("u").row_vector<S>(dim), w, static_cast<S>(in.field("b").number()));
+      },
+      [](const Layer<S>& layer) {
+        const auto& planar = layer_as<Planar<S>>(layer);
+        return json{{"u", to_json_array<S>(planar.u())}, {"w", to_json_array<S>(planar.w())},
+                    {"b", static_cast<double>(planar.b())}};
+      });
+  r.add(
+      "radial",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        return std::make_unique<Radial<S>>(in.field("z0").row_vector<S>(dim), static_cast<S>(in.field("alpha_raw").number()),
+                                           static_cast<S>(in.field("beta_raw").number()));
+      },
+      [](const Layer<S>& layer) {
+        const auto& radial = layer_as<Radial<S>>(layer);
+        return json{{"z0", to_json_array<S>(radial.z0())}, {"alpha_raw", static_cast<double>(radial.alpha_raw())},
+                    {"beta_raw", static_cast<double>(radial.beta_raw())}};
+      });
+  r.add(
+      "permutation",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const JsonReader perm_field = in.field("perm");
+        const std::size_t size = perm_field.array_size();
+        if (size != static_cast<std::size_t>(dim))
+          perm_field.fail("expected " + std::to_string(dim) + " indices, found " + std::to_string(size));
+        std::vector<Index> perm;
+        for (std::size_t j = 0; j < size; ++j) perm.push_back(static_cast<Index>(perm_field.at(j).integer()));
+        try {
+          return std::make_unique<Permutation<S>>(perm);
+        } catch (const Error& e) {
+          perm_field.fail(e.what());
+        }
+      },
+      [](const Layer<S>& layer) { return json{{"perm", layer_as<Permutation<S>>(layer).perm()}}; });
+  // Any layer in the other direction: {"type": "inverted", "layer": {the inner layer}}.
+  r.add(
+      "inverted",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const JsonReader inner = in.field("layer");
+        if (inner.has("type") && inner.node()["type"] == "inverted")
+          inner.fail("an inverted inverted layer is the layer itself: save the inner one");  // also bounds the recursion
+        return std::make_unique<Inverted<Layer<S>>>(LayerRegistry<S>::instance().read(inner, dim));
+      },
+      [](const Layer<S>& layer) {
+        return json{{"layer", LayerRegistry<S>::instance().write(layer_as<InvertedLayer<S>>(layer).inner_layer())}};
+      });
+  add_masked_autoregressive(r);
+  add_spline_coupling(r);
 }
 
 }  // namespace detail
 
-/// Reader and writer of each layer type, by its type name.
-template <class S>
-class LayerRegistry {
- public:
-  using Reader = std::function<std::unique_ptr<Layer<S>>(const detail::JsonReader&, Index dim)>;
-  using Writer = std::function<nlohmann::json(const Layer<S>&)>;
-
-  /// The registry with every built-in layer type.
-  static LayerRegistry& instance() {
-    static LayerRegistry registry = built_in();
-    return registry;
-  }
-
-  /// Adds or replaces a type. The writer receives layers whose type() is `type`.
-  void add(const std::string& type, Reader reader, Writer writer) {
-    entries_[type] = {std::move(reader), std::move(writer)};
-  }
-
-  nlohmann::json write(const Layer<S>& layer) const {
-    const auto it = entries_.find(layer.type());
-    if (it == entries_.end()) throw ValueError("cannot save layer type '" + layer.type() + "': not in the layer registry");
-    nlohmann::json out = it->second.writer(layer);
-    out["type"] = layer.type();
-    return out;
-  }
-
-  std::unique_ptr<Layer<S>> read(const detail::JsonReader& reader, Index dim) const {
-    const detail::JsonReader type_field = reader.field("type");
-    const std::string type = type_field.string();
-    const auto it = entries_.find(type);
-    if (it == entries_.end()) {
-      std::string known;
-      for (const auto& entry : entries_) known += (known.empty() ? "" : ", ") + entry.first;
-      type_field.fail("unknown layer type '" + type + "' (known: " + known + ")");
-    }
-    try {
-      return it->second.reader(reader, dim);
-    } catch (const FormatError&) {
-      throw;
-    } catch (const Error& e) {  // a constructor's own check, e.g. a planar w of zero norm
-      reader.fail(e.what());
-    }
-  }
-
- private:
-  struct Entry {
-    Reader reader;
-    Writer writer;
-  };
-
-  template <class L>
-  static const L& as(const Layer<S>& layer) {
-    return static_cast<const L&>(layer);
-  }
-
-  static LayerRegistry built_in() {
-    using detail::JsonReader;
-    using nlohmann::json;
-    LayerRegistry r;
-    r.add(
-        "affine_coupling",
-        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-          const RowVector<S> mask = detail::mask_from_json<S>(in.field("mask"), dim);
-          const JsonReader activation_field = in.field("scale_activation");
-          const std::string activation = activation_field.string();
-          if (activation != "tanh" && activation != "identity")
-            activation_field.fail("expected \"tanh\" or \"identity\", found \"" + activation + "\"");
-          const ScaleActivation scale = activation == "tanh" ? ScaleActivation::tanh : ScaleActivation::identity;
-          if (in.has("net")) {
-            if (in.has("s_net") || in.has("t_net")) in.fail("give either \"net\" or \"s_net\" and \"t_net\", not both");
-            return std::make_unique<AffineCoupling<S>>(mask, detail::mlp_from_json<S>(in.field("net"), dim, 2 * dim), scale);
-          }
-          return std::make_unique<AffineCoupling<S>>(mask, detail::mlp_from_json<S>(in.field("s_net"), dim, dim),
-                                                     detail::mlp_from_json<S>(in.field("t_net"), dim, dim), scale);
-        },
-        [](const Layer<S>& layer) {
-          const auto& coupling = as<AffineCoupling<S>>(layer);
-          json out = {{"mask", detail::to_json_array<S>(coupling.mask())},
-                      {"scale_activation", coupling.scale_activation() == ScaleActivation::tanh ? "tanh" : "identity"}};
-          if (coupling.net()) {
-            out["net"] = detail::mlp_to_json(*coupling.net());
-          } else {
-            out["s_net"] = detail::mlp_to_json(*coupling.s_net());
-            out["t_net"] = detail::mlp_to_json(*coupling.t_net());
-          }
-          return out;
-        });
-    r.add(
-        "additive_coupling",
-        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-          return std::make_unique<AdditiveCoupling<S>>(detail::mask_from_json<S>(in.field("mask"), dim),
-                                                       detail::mlp_from_json<S>(in.field("t_net"), dim, dim));
-        },
-        [](const Layer<S>& layer) {
-          const auto& coupling = as<AdditiveCoupling<S>>(layer);
-          return json{{"mask", detail::to_json_array<S>(coupling.mask())}, {"t_net", detail::mlp_to_json(coupling.t_net())}};
-        });
-    r.add(
-        "leaky_relu",
-        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-          const JsonReader slope = in.field("negative_slope");
-          const double value = slope.number();
-          if (!(value > 0)) slope.fail("negative_slope must be positive, found " + std::to_string(value));
-          return std::make_unique<LeakyReLU<S>>(dim, static_cast<S>(value));
-        },
-        [](const Layer<S>& layer) { return json{{"negative_slope", static_cast<double>(as<LeakyReLU<S>>(layer).negative_slope())}}; });
-    r.add(
-        "planar",
-        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-          const RowVector<S> w = in.field("w").row_vector<S>(dim);
-          if (!(w.squaredNorm() > S(0))) in.field("w").fail("w must have non-zero norm");
-          return std::make_unique<Planar<S>>(in.field("u").row_vector<S>(dim), w, static_cast<S>(in.field("b").number()));
-        },
-        [](const Layer<S>& layer) {
-          const auto& planar = as<Planar<S>>(layer);
-          return json{{"u", detail::to_json_array<S>(planar.u())}, {"w", detail::to_json_array<S>(planar.w())},
-                      {"b", static_cast<double>(planar.b())}};
-        });
-    r.add(
-        "radial",
-        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-          return std::make_unique<Radial<S>>(in.field("z0").row_vector<S>(dim), static_cast<S>(in.field("alpha_raw").number()),
-                                             static_cast<S>(in.field("beta_raw").number()));
-        },
-        [](const Layer<S>& layer) {
-          const auto& radial = as<Radial<S>>(layer);
-          return json{{"z0", detail::to_json_array<S>(radial.z0())}, {"alpha_raw", static_cast<double>(radial.alpha_raw())},
-                      {"beta_raw", static_cast<double>(radial.beta_raw())}};
-        });
-    r.add(
-        "permutation",
-        [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-          const JsonReader perm_field = in.field("perm");
-          const std::size_t size = perm_field.array_size();
-          if (size != static_cast<std::size_t>(dim))
-            perm_field.fail("expected " + std::to_string(dim) + " indices, found " + std::to_string(size));
-          std::vector<Index> perm;
-          for (std::size_t j = 0; j < size; ++j) perm.push_back(static_cast<Index>(perm_field.at(j).integer()));
-          try {
-            return std::make_unique<Permutation<S>>(perm);
-          } catch (const Error& e) {
-            perm_field.fail(e.what());
-          }
-        },
-        [](const Layer<S>& layer) { return json{{"perm", as<Permutation<S>>(layer).perm()}}; });
-    return r;
-  }
-
-  std::map<std::string, Entry> entries_;
-};
 
 template <class S>
 constexpr const char* scalar_name() {

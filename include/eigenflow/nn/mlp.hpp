@@ -1,6 +1,9 @@
 // A multilayer perceptron: dense layers y = x·Wᵀ + b (PyTorch's nn.Linear
 // layout, W is out x in) with an activation between layers and none after
 // the last. Used as the conditioner s(·), t(·) of coupling layers.
+// Optional constant 0/1 weight masks make it a MADE (nn/made.hpp): layer k
+// then computes y = x·(W_k ⊙ M_k)ᵀ + b_k, the mask applied to the weights once
+// per pass (never per row), so a masked layer still costs one dense GEMM.
 #pragma once
 
 #include <cmath>
@@ -20,6 +23,13 @@ struct MlpShape {
   Index hidden = 64;   ///< width of every hidden layer
   Index depth = 2;     ///< number of hidden layers (0: a single dense layer)
   Index outputs = 0;
+  Activation activation = Activation::relu;
+};
+
+/// Hidden layers of a conditioner network (coupling nets, MADE): width, count, activation.
+struct ConditionerShape {
+  Index hidden = 64;
+  Index depth = 2;
   Activation activation = Activation::relu;
 };
 
@@ -85,15 +95,26 @@ class Mlp {
     typename Context::Value h = x;
     for (std::size_t layer = 0; layer < dense_.size(); ++layer) {
       const bool hidden = layer + 1 < dense_.size();
-      if (hidden && activation_ == Activation::relu) {  // fused: no pre-activation kept
-        h = linear_relu(h, context.param(dense_[layer].weight), context.param(dense_[layer].bias));
-        continue;
-      }
-      h = linear(h, context.param(dense_[layer].weight), context.param(dense_[layer].bias));
-      if (hidden) h = activate(h, activation_);
+      if (masks_.empty()) h = dense(context, layer, h, context.param(dense_[layer].weight), hidden);
+      else h = dense(context, layer, h, mask_multiply(context.param(dense_[layer].weight), masks_[layer]), hidden);
     }
     return h;
   }
+
+  /// Constant 0/1 masks, one per layer in the shape of its weight (empty: dense).
+  void set_masks(std::vector<Matrix<S>> masks) {
+    if (!masks.empty()) {
+      if (masks.size() != dense_.size())
+        throw ShapeError("Mlp::set_masks: expected " + std::to_string(dense_.size()) + " masks, found " +
+                         std::to_string(masks.size()));
+      for (std::size_t k = 0; k < masks.size(); ++k)
+        if (!detail::same_shape(masks[k], dense_[k].weight.value))
+          detail::throw_shape_mismatch(("Mlp::set_masks (layer " + std::to_string(k) + ")").c_str(), masks[k],
+                                       dense_[k].weight.value);
+    }
+    masks_ = std::move(masks);
+  }
+  const std::vector<Matrix<S>>& masks() const { return masks_; }
 
   Matrix<S> operator()(const Matrix<S>& x) const {
     PlainContext<S> context;
@@ -116,6 +137,16 @@ class Mlp {
   }
 
  private:
+  /// One dense layer on a (possibly masked) weight; hidden ReLU layers are fused (no pre-activation kept).
+  template <class Context, class Weight>
+  typename Context::Value dense(Context& context, std::size_t layer, const typename Context::Value& h,
+                                const Weight& weight, bool hidden) const {
+    const auto& bias = context.param(dense_[layer].bias);
+    if (hidden && activation_ == Activation::relu) return linear_relu(h, weight, bias);
+    typename Context::Value out = linear(h, weight, bias);
+    return hidden ? activate(out, activation_) : out;
+  }
+
   void add_layer(Matrix<S> weight, Matrix<S> bias) {
     dense_.push_back({Parameter<S>("", std::move(weight)), Parameter<S>("", std::move(bias))});
     rename();
@@ -129,6 +160,7 @@ class Mlp {
 
   Activation activation_ = Activation::relu;
   std::vector<Dense> dense_;
+  std::vector<Matrix<S>> masks_;
   std::string prefix_;
 };
 

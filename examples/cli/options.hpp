@@ -1,0 +1,105 @@
+// The command line's options, usage errors and the helpers every subcommand shares.
+#pragma once
+
+#include <eigenflow/eigenflow.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include <unistd.h>
+
+#include "flow_builder.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace eigenflow::cli {
+
+/// A flag value that parsed but makes no sense: exit code 2, like a parse error.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline void require(bool condition, const std::string& message) {
+  if (!condition) throw UsageError(message);
+}
+
+/// Refuse early (before minutes of training) to write into a directory that is not there.
+inline void require_writable_destination(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string directory = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  if (::access(directory.c_str(), W_OK) != 0)
+    throw IoError("cannot write '" + path + "': directory '" + directory + "' does not exist or is not writable");
+}
+
+struct Options {
+  // data
+  std::string dataset, data_path;
+  long long n = 3000;
+  std::optional<double> noise;
+  unsigned long long seed = 0;
+  // model and training
+  FlowSpec flow;
+  // Defaults chosen by measurement on two moons (3000 points, noise 0.05); see benchmarks/README.md.
+  std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
+  long long batch = 64, epochs = 300, patience = 0, threads = 1;
+  double lr = 3e-3, weight_decay = 1e-2, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
+  double average_decay = 0.998, jitter = 0.03;
+  // files
+  std::string out, model_path, in_path, checkpoint_dir;
+  long long samples = 1000, checkpoint_every = 1;
+  bool resume = false;
+
+  /// What defines a training run; a resumed run must match its checkpoint's.
+  nlohmann::json training_config() const {
+    return {{"dataset", dataset}, {"data", data_path}, {"n", n}, {"noise", noise ? nlohmann::json(*noise) : nlohmann::json()},
+            {"seed", seed}, {"flow", flow.family}, {"layers", flow.resolved_layers()}, {"hidden", flow.resolved_hidden()},
+            {"depth", flow.depth}, {"bins", flow.spline.bins}, {"tail_bound", flow.spline.tail_bound}, {"order", flow.order},
+            {"activation", activation}, {"conditioner", conditioner}, {"optimizer", optimizer}, {"precision", precision},
+            {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
+            {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
+            {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter}};
+  }
+};
+
+inline void set_threads(long long threads) {
+  require(threads >= 1, "--threads must be at least 1");
+#ifdef _OPENMP
+  omp_set_num_threads(static_cast<int>(threads));
+#endif
+  Eigen::setNbThreads(static_cast<int>(threads));
+}
+
+inline Matrix<double> load_or_generate(const Options& o, Random& rng) {
+  if (!o.data_path.empty()) return read_csv(o.data_path).values;
+  return generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise);
+}
+
+template <class S>
+std::unique_ptr<Optimizer<S>> make_optimizer(const Options& o, ParameterList<S> parameters) {
+  if (o.optimizer == "adamw" || o.optimizer == "adam") {
+    AdamOptions options;
+    options.learning_rate = o.lr;
+    options.weight_decay = o.weight_decay;
+    if (o.optimizer == "adamw") return std::make_unique<AdamW<S>>(std::move(parameters), options);
+    return std::make_unique<Adam<S>>(std::move(parameters), options);
+  }
+  SgdOptions options;
+  options.learning_rate = o.lr;
+  options.momentum = 0.9;
+  options.weight_decay = o.weight_decay;
+  return std::make_unique<Sgd<S>>(std::move(parameters), options);
+}
+
+inline std::string format_nll(double value) {
+  if (std::isnan(value)) return "nan";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.4f", value);
+  return buffer;
+}
+
+}  // namespace eigenflow::cli

@@ -1,0 +1,71 @@
+// eigenflow train: fit a flow by maximum likelihood, save it, print the final NLLs.
+#pragma once
+
+#include <eigenflow/eigenflow.hpp>
+
+#include <optional>
+#include <string>
+
+#include "options.hpp"
+
+namespace eigenflow::cli {
+
+template <class S>
+int train_command(const Options& o) {
+  require_writable_destination(o.out);
+  Random data_rng(o.seed);
+  const Matrix<double> data = load_or_generate(o, data_rng);
+  detail::require_finite("training data", data);
+  const DataSplit split = split_dataset(data, o.validation_fraction, o.test_fraction, data_rng);
+  require(split.train.rows() >= 2, "too few training points after the split");
+  const Standardization standardization = Standardization::fit(split.train);
+
+  const nlohmann::json config = o.training_config();
+  const std::string checkpoint_path = o.checkpoint_dir + "/checkpoint.json";
+  std::optional<LoadedCheckpoint> checkpoint;
+  if (o.resume) {
+    checkpoint = load_checkpoint(checkpoint_path);
+    for (const auto& [key, value] : config.items())
+      if (!checkpoint->config.contains(key) || checkpoint->config[key] != value)
+        throw UsageError("--resume: this run's --" + key + " (" + value.dump() + ") differs from the checkpoint's (" +
+                         (checkpoint->config.contains(key) ? checkpoint->config[key].dump() : "missing") + ")");
+  }
+  Random model_rng(o.seed + 1);
+  FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, data.cols(), model_rng);
+  if (!checkpoint) flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
+  auto optimizer = make_optimizer<S>(o, flow.parameters());
+  if (checkpoint) optimizer->set_state(checkpoint->optimizer_steps, checkpoint->optimizer_state_as<S>());
+
+  TrainOptions options;
+  options.epochs = static_cast<Index>(o.epochs);
+  options.batch_size = static_cast<Index>(o.batch);
+  options.patience = split.validation.rows() > 0 ? static_cast<Index>(o.patience) : 0;
+  options.seed = o.seed + 2;
+  options.clip_norm = o.clip;
+  options.threads = static_cast<int>(o.threads);
+  options.average_decay = o.average_decay;
+  if (o.jitter > 0) options.jitter = o.jitter * standardization.scale;
+  const Index batch = options.batch_size == 0 ? split.train.rows() : std::min<Index>(options.batch_size, split.train.rows());
+  const long long steps_per_epoch = (split.train.rows() + batch - 1) / batch;
+  if (o.schedule == "cosine") options.schedule = LearningRateSchedule::cosine(o.lr, steps_per_epoch * o.epochs, o.lr / 100);
+  ProgressPrinter progress;
+  options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
+  if (checkpoint) options.resume = &checkpoint->trainer;
+  if (!o.checkpoint_dir.empty()) {
+    options.checkpoint_every = static_cast<Index>(o.checkpoint_every);
+    options.on_checkpoint = [&](const TrainCheckpoint& state) { save_checkpoint(checkpoint_path, config, flow, *optimizer, state); };
+  }
+
+  const TrainResult result = train(flow, *optimizer, Matrix<S>(split.train.cast<S>()), Matrix<S>(split.validation.cast<S>()), options);
+  progress.finish();
+  save_model(o.out, flow);
+
+  const double train_nll = mean_negative_log_likelihood(flow, Matrix<S>(split.train.cast<S>()));
+  const double val_nll = split.validation.rows() ? mean_negative_log_likelihood(flow, Matrix<S>(split.validation.cast<S>())) : NAN;
+  const double test_nll = split.test.rows() ? mean_negative_log_likelihood(flow, Matrix<S>(split.test.cast<S>())) : NAN;
+  std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f\n", format_nll(train_nll).c_str(),
+              format_nll(val_nll).c_str(), format_nll(test_nll).c_str(), result.seconds);
+  return 0;
+}
+
+}  // namespace eigenflow::cli

@@ -1,0 +1,333 @@
+// The monotonic rational-quadratic spline of Durkan et al. 2019, "Neural
+// Spline Flows" (section 3.1, eqs. 4–8, appendix A), applied elementwise with
+// per-element parameters θ, as one fused op (plain and taped).
+//
+// On [−B, B] with K bins: knots (x_k, y_k), k = 0..K, and derivatives δ_k > 0.
+// In bin k, with w = x_{k+1} − x_k, h = y_{k+1} − y_k, s = h/w, ξ = (x − x_k)/w:
+//   y      = y_k + h·(s ξ² + δ_k ξ(1−ξ)) / (s + (δ_{k+1} + δ_k − 2s) ξ(1−ξ))            (eq. 4)
+//   dy/dx  = s²·(δ_{k+1} ξ² + 2s ξ(1−ξ) + δ_k (1−ξ)²) / (s + (δ_{k+1} + δ_k − 2s) ξ(1−ξ))²   (eq. 5)
+//   inverse: ξ = 2c / (−b − √(b² − 4ac)), the root of a ξ² + b ξ + c = 0 that does not
+//            cancel, with a = h(s − δ_k) + (y − y_k)(δ_{k+1} + δ_k − 2s),
+//            b = hδ_k − (y − y_k)(δ_{k+1} + δ_k − 2s), c = −s(y − y_k)                   (eqs. 6–8)
+// Outside [−B, B] the map is the identity (linear tails); δ_0 = δ_K = 1 so the
+// tails join with a continuous derivative.
+//
+// Parameters: 3K − 1 per transformed coordinate, parameter-major in θ's
+// columns (column p·D + i is parameter p of coordinate i): K raw widths, K raw
+// heights, K − 1 raw interior derivatives, normalised as
+//   widths  w = m + (1 − K·m)·softmax(raw_w)·2B     (likewise heights; m = 1e-3)
+//   δ_k = m_δ + softplus(raw_δ_k + c₀),  c₀ = log(e^{1−m_δ} − 1), so raw = 0 gives δ = 1,
+// and an all-zero θ is the identity map (a zero-initialised network starts there).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "eigenflow/autodiff/context.hpp"
+#include "eigenflow/autodiff/ops.hpp"
+#include "eigenflow/core/checks.hpp"
+
+namespace eigenflow {
+
+/// Bins and tail bound of a rational-quadratic spline.
+struct SplineShape {
+  static constexpr Index max_bins = 128;
+  Index bins = 8;
+  /// B: the spline acts on [−B, B], the identity outside. Flows standardise
+  /// their input first, so B = 4 covers all but ~1e-4 of the data while
+  /// keeping 8 bins 1 standard deviation wide.
+  double tail_bound = 4.0;
+
+  Index params_per_dim() const { return 3 * bins - 1; }
+  void validate(const std::string& where) const {
+    if (bins < 2 || bins > max_bins)
+      throw ValueError(where + ": bins must be in [2, " + std::to_string(max_bins) + "], found " + std::to_string(bins));
+    if (!(std::isfinite(tail_bound) && tail_bound > 0))
+      throw ValueError(where + ": tail_bound must be a positive finite number, found " + std::to_string(tail_bound));
+  }
+};
+
+namespace detail {
+
+constexpr double spline_min_bin = 1e-3;
+constexpr double spline_min_derivative = 1e-3;
+
+/// A value with its partial derivatives along N directions (forward mode):
+/// exact local partials of the bin formula without deriving each by hand.
+template <class S, int N>
+struct Dual {
+  S v{};
+  std::array<S, N> d{};
+  Dual() = default;
+  Dual(S value) : v(value) {}  // NOLINT: constants promote implicitly
+  static Dual seed(S value, int direction) {
+    Dual out(value);
+    out.d[static_cast<std::size_t>(direction)] = S(1);
+    return out;
+  }
+  friend Dual operator+(const Dual& a, const Dual& b) {
+    Dual out(a.v + b.v);
+    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] + b.d[i];
+    return out;
+  }
+  friend Dual operator-(const Dual& a, const Dual& b) {
+    Dual out(a.v - b.v);
+    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] - b.d[i];
+    return out;
+  }
+  friend Dual operator*(const Dual& a, const Dual& b) {
+    Dual out(a.v * b.v);
+    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] * b.v + a.v * b.d[i];
+    return out;
+  }
+  friend Dual operator/(const Dual& a, const Dual& b) {
+    Dual out(a.v / b.v);
+    for (int i = 0; i < N; ++i) out.d[i] = (a.d[i] - out.v * b.d[i]) / b.v;
+    return out;
+  }
+  friend Dual log(const Dual& a) {
+    Dual out(std::log(a.v));
+    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] / a.v;
+    return out;
+  }
+};
+using std::log;
+
+/// y and log dy/dx inside one bin (eqs. 4 and 5), for plain or dual numbers.
+template <class T>
+void rational_quadratic_bin(const T& x, const T& x0, const T& x1, const T& y0, const T& y1, const T& d0, const T& d1,
+                            T& y, T& log_slope) {
+  const T w = x1 - x0, h = y1 - y0;
+  const T s = h / w;
+  const T xi = (x - x0) / w;
+  const T one_minus = T(1) - xi;
+  const T both = xi * one_minus;
+  const T denominator = s + (d1 + d0 - T(2) * s) * both;
+  y = y0 + h * (s * xi * xi + d0 * both) / denominator;
+  log_slope = T(2) * log(s) + log(d1 * xi * xi + T(2) * s * both + d0 * one_minus * one_minus) - T(2) * log(denominator);
+}
+
+/// One coordinate's knots from its raw parameters θ(row, p·D + column).
+template <class S>
+struct SplineKnots {
+  Index bins = 0;
+  std::array<S, SplineShape::max_bins + 1> x{}, y{}, delta{};
+  std::array<S, SplineShape::max_bins> width_p{}, height_p{};  // the softmax probabilities, kept for backward
+
+  template <class Theta>
+  SplineKnots(const Theta& theta, Index row, Index column, Index dim, Index bins_, S bound) : bins(bins_) {
+    const S min_bin = S(spline_min_bin), shift = S(std::log(std::expm1(1.0 - spline_min_derivative)));
+    normalise(theta, row, column, dim, 0, bound, min_bin, x, width_p);
+    normalise(theta, row, column, dim, bins, bound, min_bin, y, height_p);
+    delta[0] = delta[static_cast<std::size_t>(bins)] = S(1);
+    for (Index k = 1; k < bins; ++k)
+      delta[static_cast<std::size_t>(k)] =
+          S(spline_min_derivative) + fn::Softplus::value(S(theta(row, (2 * bins + k - 1) * dim + column)) + shift);
+  }
+
+  /// The bin holding v among knots (v in [knots_0, knots_K]).
+  Index bin(const std::array<S, SplineShape::max_bins + 1>& knots, S v) const {
+    const auto end = knots.begin() + bins;  // v ≥ knots_K falls in the last bin
+    return std::max<Index>(0, static_cast<Index>(std::upper_bound(knots.begin() + 1, end, v) - knots.begin()) - 1);
+  }
+
+ private:
+  // knots_0 = −B, knots_k = −B + 2B·Σ_{j<k} (m + (1 − K m)·softmax(raw)_j), knots_K = B exactly.
+  template <class Theta>
+  void normalise(const Theta& theta, Index row, Index column, Index dim, Index first, S bound, S min_bin,
+                 std::array<S, SplineShape::max_bins + 1>& knots, std::array<S, SplineShape::max_bins>& p) const {
+    S largest = -std::numeric_limits<S>::infinity();
+    for (Index k = 0; k < bins; ++k) largest = std::max(largest, S(theta(row, (first + k) * dim + column)));
+    S total = 0;
+    for (Index k = 0; k < bins; ++k) total += (p[static_cast<std::size_t>(k)] = std::exp(S(theta(row, (first + k) * dim + column)) - largest));
+    for (Index k = 0; k < bins; ++k) p[static_cast<std::size_t>(k)] /= total;
+    knots[0] = -bound;
+    S cumulative = 0;
+    for (Index k = 1; k < bins; ++k) {
+      cumulative += min_bin + (S(1) - min_bin * S(bins)) * p[static_cast<std::size_t>(k - 1)];
+      knots[static_cast<std::size_t>(k)] = -bound + S(2) * bound * cumulative;
+    }
+    knots[static_cast<std::size_t>(bins)] = bound;
+  }
+};
+
+/// ξ in bin k for a given output v (eqs. 6–8), clamped to [0, 1] against rounding,
+/// then polished by two Newton steps ξ ← ξ − (y(ξ) − v) / (w·y′(ξ)): when the
+/// derivatives of a bin differ by orders of magnitude the closed-form root
+/// loses digits to cancellation (backward error 4e-12 seen), the steps bring
+/// y(ξ) back to within a few ulp of v.
+template <class S>
+S rational_quadratic_inverse_xi(const SplineKnots<S>& knots, Index k, S v) {
+  const auto u = static_cast<std::size_t>(k);
+  const S w = knots.x[u + 1] - knots.x[u], h = knots.y[u + 1] - knots.y[u];
+  const S s = h / w, d0 = knots.delta[u], d1 = knots.delta[u + 1];
+  const S offset = v - knots.y[u], sum = d1 + d0 - S(2) * s;
+  const S a = h * (s - d0) + offset * sum;
+  const S b = h * d0 - offset * sum;
+  const S c = -s * offset;
+  const S discriminant = std::max(S(0), b * b - S(4) * a * c);
+  const S root = -b - std::sqrt(discriminant);
+  S xi = std::min(S(1), std::max(S(0), root == S(0) ? S(0) : S(2) * c / root));
+  for (int step = 0; step < 2; ++step) {
+    S y, log_slope;
+    rational_quadratic_bin(knots.x[u] + xi * w, knots.x[u], knots.x[u + 1], knots.y[u], knots.y[u + 1], d0, d1, y, log_slope);
+    const S change = (y - v) / (std::exp(log_slope) * w);
+    if (!std::isfinite(change)) break;
+    xi = std::min(S(1), std::max(S(0), xi - change));
+  }
+  return xi;
+}
+
+/// The spline in one direction over every element: out (N x D+1) holds the
+/// mapped points and, in its last column, each row's Σ log|dout/din|.
+/// Columns with active(j) = 0 pass through unchanged.
+template <class S>
+void rational_quadratic_values(const Matrix<S>& in, const Matrix<S>& theta, const Matrix<S>& active, Index bins, S bound,
+                               bool inverse, Matrix<S>& out) {
+  const Index n = in.rows(), dim = in.cols();
+  out.resize(n, dim + 1);
+  out.leftCols(dim) = in;
+  out.col(dim).setZero();
+  for (Index j = 0; j < dim; ++j) {
+    if (active(0, j) == S(0)) continue;
+    for (Index r = 0; r < n; ++r) {
+      const S v = in(r, j);
+      if (!(v >= -bound && v <= bound)) continue;  // linear tails (and NaN stays NaN)
+      const SplineKnots<S> knots(theta, r, j, dim, bins, bound);
+      const auto& from = inverse ? knots.y : knots.x;
+      const Index k = knots.bin(from, v);
+      const auto u = static_cast<std::size_t>(k);
+      const S x = inverse ? knots.x[u] + rational_quadratic_inverse_xi(knots, k, v) * (knots.x[u + 1] - knots.x[u]) : v;
+      S y, log_slope;
+      rational_quadratic_bin(x, knots.x[u], knots.x[u + 1], knots.y[u], knots.y[u + 1], knots.delta[u], knots.delta[u + 1], y,
+                             log_slope);
+      out(r, j) = inverse ? x : y;
+      out(r, dim) += inverse ? -log_slope : log_slope;
+    }
+  }
+}
+
+template <class S>
+void rational_quadratic_backward(Tape<S>& tape, std::size_t self) {
+  auto& node = tape.node(self);
+  auto& in = tape.node(node.input[0]);
+  auto& theta = tape.node(node.input[1]);
+  const Index bins = node.integer[0];
+  const bool inverse = node.integer[1] != 0;
+  const S bound = node.scalar[0];
+  const Index n = in.value.rows(), dim = in.value.cols();
+  const auto& g = node.adjoint;  // N x (D+1): points, then the row's log-det
+  for (Index j = 0; j < dim; ++j) {
+    if (node.saved(0, j) == S(0)) {
+      in.adjoint.col(j) += g.col(j);
+      continue;
+    }
+    for (Index r = 0; r < n; ++r) {
+      const S v = in.value(r, j);
+      if (!(v >= -bound && v <= bound)) {
+        in.adjoint(r, j) += g(r, j);
+        continue;
+      }
+      const SplineKnots<S> knots(theta.value, r, j, dim, bins, bound);
+      const Index k = knots.bin(inverse ? knots.y : knots.x, v);
+      const auto u = static_cast<std::size_t>(k);
+      const S x = inverse ? node.value(r, j) : v;
+      // Partials of y and log dy/dx along (x, x_k, x_{k+1}, y_k, y_{k+1}, δ_k, δ_{k+1}).
+      using D7 = Dual<S, 7>;
+      D7 y, log_slope;
+      rational_quadratic_bin(D7::seed(x, 0), D7::seed(knots.x[u], 1), D7::seed(knots.x[u + 1], 2), D7::seed(knots.y[u], 3),
+                             D7::seed(knots.y[u + 1], 4), D7::seed(knots.delta[u], 5), D7::seed(knots.delta[u + 1], 6), y,
+                             log_slope);
+      std::array<S, 7> d_out{}, d_log{};  // d(output)/d·, d(row log-det)/d·; slot 0 is the op's input
+      if (!inverse) {
+        d_out = y.d;
+        d_log = log_slope.d;
+      } else {  // x = y⁻¹(v): dx/dv = 1/y', dx/dθ = −(∂y/∂θ)/y'; log-det −log y'(x)
+        const S slope = y.d[0];
+        d_out[0] = S(1) / slope;
+        for (int i = 1; i < 7; ++i) d_out[i] = -y.d[i] / slope;
+        d_log[0] = -log_slope.d[0] * d_out[0];
+        for (int i = 1; i < 7; ++i) d_log[i] = -(log_slope.d[i] + log_slope.d[0] * d_out[i]);
+      }
+      const S g_point = g(r, j), g_log = g(r, dim);
+      std::array<S, 7> grad{};
+      for (int i = 0; i < 7; ++i) grad[i] = g_point * d_out[i] + g_log * d_log[i];
+      in.adjoint(r, j) += grad[0];
+      // Knots back to raw parameters: x_m = −B + 2B·Σ_{i<m} w_i for 0 < m < K, so
+      // dL/dw_i = 2B·Σ_{m>i, 0<m<K} dL/dx_m; then through m + (1 − K m)·softmax.
+      for (int axis = 0; axis < 2; ++axis) {
+        const S g_lo = grad[static_cast<std::size_t>(1 + 2 * axis)], g_hi = grad[static_cast<std::size_t>(2 + 2 * axis)];
+        const auto& p = axis == 0 ? knots.width_p : knots.height_p;
+        std::array<S, SplineShape::max_bins> g_w{};
+        S weighted = 0;
+        for (Index i = 0; i < bins; ++i) {
+          S gi = 0;
+          if (k >= 1 && i < k) gi += g_lo;
+          if (k + 1 <= bins - 1 && i < k + 1) gi += g_hi;
+          g_w[static_cast<std::size_t>(i)] = S(2) * bound * gi;
+          weighted += p[static_cast<std::size_t>(i)] * g_w[static_cast<std::size_t>(i)];
+        }
+        const S squeeze = S(1) - S(spline_min_bin) * S(bins);
+        for (Index i = 0; i < bins; ++i)
+          theta.adjoint(r, (axis * bins + i) * dim + j) +=
+              squeeze * p[static_cast<std::size_t>(i)] * (g_w[static_cast<std::size_t>(i)] - weighted);
+      }
+      // δ_m = m_δ + softplus(raw + c₀) for interior m: dδ/draw = sigmoid(raw + c₀).
+      const S shift = S(std::log(std::expm1(1.0 - spline_min_derivative)));
+      for (int side = 0; side < 2; ++side) {
+        const Index m = k + side;
+        if (m < 1 || m > bins - 1) continue;
+        const Index column = (2 * bins + m - 1) * dim + j;
+        theta.adjoint(r, column) += grad[static_cast<std::size_t>(5 + side)] * fn::Sigmoid::value(theta.value(r, column) + shift);
+      }
+    }
+  }
+}
+
+template <class S>
+void check_spline_inputs(const Matrix<S>& in, const Matrix<S>& theta, const Matrix<S>& active, const SplineShape& shape) {
+  shape.validate("rational_quadratic_spline");
+  if (theta.rows() != in.rows() || theta.cols() != shape.params_per_dim() * in.cols())
+    throw ShapeError("rational_quadratic_spline: expected parameters of shape " +
+                     shape_string(in.rows(), shape.params_per_dim() * in.cols()) + " for points of shape " +
+                     shape_string(in.rows(), in.cols()) + ", found " + shape_string(theta.rows(), theta.cols()));
+  if (active.rows() != 1 || active.cols() != in.cols())
+    throw ShapeError("rational_quadratic_spline: the active-column mask must be 1x" + std::to_string(in.cols()));
+}
+
+}  // namespace detail
+
+/// The spline of each active column of `in` (N x D) under parameters theta
+/// (N x (3K−1)·D), forward (x → y) or inverse (y → x): the mapped points and
+/// each row's Σ log|d out / d in| (N x 1). Plain matrices.
+template <class S>
+std::pair<Matrix<S>, Matrix<S>> rational_quadratic_spline(const Matrix<S>& in, const Matrix<S>& theta,
+                                                          const Matrix<S>& active, const SplineShape& shape, bool inverse) {
+  detail::check_spline_inputs(in, theta, active, shape);
+  Matrix<S> out;
+  detail::rational_quadratic_values(in, theta, active, shape.bins, S(shape.tail_bound), inverse, out);
+  return {out.leftCols(in.cols()), out.rightCols(1)};
+}
+
+/// The same recorded on a tape, one node whose backward gives d/d in and d/d theta.
+template <class S>
+std::pair<Var<S>, Var<S>> rational_quadratic_spline(const Var<S>& in, const Var<S>& theta, const Matrix<S>& active,
+                                                    const SplineShape& shape, bool inverse) {
+  detail::require_same_tape("rational_quadratic_spline", in, theta);
+  detail::check_spline_inputs(in.value(), theta.value(), active, shape);
+  Tape<S>& tape = in.tape();
+  auto& node = tape.push(in.rows(), in.cols() + 1, &detail::rational_quadratic_backward<S>);
+  node.input = {in.index(), theta.index()};
+  node.integer = {shape.bins, inverse ? 1 : 0};
+  node.scalar[0] = S(shape.tail_bound);
+  node.saved = active;
+  detail::rational_quadratic_values(in.value(), theta.value(), node.saved, shape.bins, S(shape.tail_bound), inverse, node.value);
+  const Var<S> both = tape.last();
+  return {columns(both, 0, in.cols()), columns(both, in.cols(), 1)};
+}
+
+}  // namespace eigenflow
