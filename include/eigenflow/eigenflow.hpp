@@ -74,3 +74,5 @@
 #include "eigenflow/train/batch_gradient.hpp"
 #include "eigenflow/train/progress.hpp"
 #include "eigenflow/train/trainer.hpp"
+
+#include "eigenflow/prebuilt.hpp"

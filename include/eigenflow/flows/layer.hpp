@@ -70,30 +70,10 @@ class Layer {
 template <class Derived, class S>
 class LayerBase : public Layer<S> {
  public:
-  Transformed<S> forward(const Matrix<S>& x) const final {
-    check_columns("forward", x);
-    PlainContext<S> context;
-    auto [points, log_det] = derived().forward_math(context, x);
-    return {std::move(points), std::move(log_det)};
-  }
-  Transformed<S> inverse(const Matrix<S>& z) const final {
-    check_columns("inverse", z);
-    PlainContext<S> context;
-    auto [points, log_det] = derived().inverse_math(context, z);
-    return {std::move(points), std::move(log_det)};
-  }
-  TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) final {
-    check_columns("forward", x.value());
-    TapeContext<S> context{tape};
-    auto [points, log_det] = derived().forward_math(context, x);
-    return {points, log_det};
-  }
-  TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z) final {
-    check_columns("inverse", z.value());
-    TapeContext<S> context{tape};
-    auto [points, log_det] = derived().inverse_math(context, z);
-    return {points, log_det};
-  }
+  Transformed<S> forward(const Matrix<S>& x) const final;
+  Transformed<S> inverse(const Matrix<S>& z) const final;
+  TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) final;
+  TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z) final;
   std::unique_ptr<Layer<S>> clone() const final { return std::make_unique<Derived>(derived()); }
 
  private:
@@ -103,6 +83,39 @@ class LayerBase : public Layer<S> {
       detail::throw_wrong_columns(this->type() + "." + verb, points.rows(), points.cols(), this->dim());
   }
 };
+
+// The verbs are defined out of the class, so not inline: a translation unit
+// that sees them declared `extern template` (eigenflow/prebuilt.hpp) leaves
+// them, and all the layer math under them, to the prebuilt library even
+// where it calls a concrete layer directly.
+template <class Derived, class S>
+Transformed<S> LayerBase<Derived, S>::forward(const Matrix<S>& x) const {
+  check_columns("forward", x);
+  PlainContext<S> context;
+  auto [points, log_det] = derived().forward_math(context, x);
+  return {std::move(points), std::move(log_det)};
+}
+template <class Derived, class S>
+Transformed<S> LayerBase<Derived, S>::inverse(const Matrix<S>& z) const {
+  check_columns("inverse", z);
+  PlainContext<S> context;
+  auto [points, log_det] = derived().inverse_math(context, z);
+  return {std::move(points), std::move(log_det)};
+}
+template <class Derived, class S>
+TapedTransformed<S> LayerBase<Derived, S>::forward(Tape<S>& tape, const Var<S>& x) {
+  check_columns("forward", x.value());
+  TapeContext<S> context{tape};
+  auto [points, log_det] = derived().forward_math(context, x);
+  return {points, log_det};
+}
+template <class Derived, class S>
+TapedTransformed<S> LayerBase<Derived, S>::inverse(Tape<S>& tape, const Var<S>& z) {
+  check_columns("inverse", z.value());
+  TapeContext<S> context{tape};
+  auto [points, log_det] = derived().inverse_math(context, z);
+  return {points, log_det};
+}
 
 namespace detail {
 /// A column of zeros shaped like one log-det per row of x, as a Value.
