@@ -266,39 +266,53 @@ def gemm_gflops(dtype):
 def main():
     # argv: intra-op threads, and the suffix of the case names. BLAS threads come
     # from the environment side_by_side.sh sets (OPENBLAS_NUM_THREADS).
+    # Further arguments, if any, name the cases to run (as for speed.cpp).
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     suffix = sys.argv[2] if len(sys.argv) > 2 else ""
+    cases = set(sys.argv[3:])
+
+    def wanted(name):
+        return not cases or name in cases
+
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     data = two_moons(3000, 0.05, rng)
-    if not suffix:  # the small case runs on one thread only
+    if not suffix and wanted("small_step"):  # the small case runs on one thread only
         small = Flow(4, 32, nn.GELU, True)
         print(f"small_step {1e3 * step_seconds(small, torch.tensor(data[:1600], dtype=torch.float32), 32, 2000):.4f} ms")
     large = Flow(6, 128, nn.ReLU, False)
-    print(f"large_epoch{suffix} {1e3 * step_seconds(large, torch.tensor(data, dtype=torch.float32), 3000, 30):.3f} ms")
-    large64 = Flow(6, 128, nn.ReLU, False).double()
-    print(f"double_epoch{suffix} {1e3 * step_seconds(large64, torch.tensor(data, dtype=torch.float64), 3000, 15):.3f} ms")
+    if wanted(f"large_epoch{suffix}"):
+        print(f"large_epoch{suffix} {1e3 * step_seconds(large, torch.tensor(data, dtype=torch.float32), 3000, 30):.3f} ms")
+    if wanted(f"double_epoch{suffix}"):
+        large64 = Flow(6, 128, nn.ReLU, False).double()
+        print(f"double_epoch{suffix} {1e3 * step_seconds(large64, torch.tensor(data, dtype=torch.float64), 3000, 15):.3f} ms")
     with torch.no_grad():
         x = torch.randn(1_000_000, 2)
-        start = time.perf_counter()
-        large.log_prob(x)
-        print(f"inference_log_prob{suffix} {1e6 / (time.perf_counter() - start):.0f} points/s")
-        start = time.perf_counter()
-        large.sample(1_000_000)
-        print(f"inference_sample{suffix} {1e6 / (time.perf_counter() - start):.0f} points/s")
+        if wanted(f"inference_log_prob{suffix}"):
+            start = time.perf_counter()
+            large.log_prob(x)
+            print(f"inference_log_prob{suffix} {1e6 / (time.perf_counter() - start):.0f} points/s")
+        if wanted(f"inference_sample{suffix}"):
+            start = time.perf_counter()
+            large.sample(1_000_000)
+            print(f"inference_sample{suffix} {1e6 / (time.perf_counter() - start):.0f} points/s")
     if not suffix:  # autoregressive and spline flows (issue 12), one thread
         for d in (2, 16):
             x = torch.tensor(rng.normal(size=(4096, d)), dtype=torch.float32)
             for kind in ("maf", "nsf", "nsf_ar"):
-                flow = autoregressive_stack(kind, d)
-                print(f"{kind}_step_d{d} {1e3 * step_seconds(flow, x, 256, 100):.4f} ms")
+                if wanted(f"{kind}_step_d{d}"):
+                    flow = autoregressive_stack(kind, d)
+                    print(f"{kind}_step_d{d} {1e3 * step_seconds(flow, x, 256, 100):.4f} ms")
         with torch.no_grad():
             for kind in ("maf", "iaf"):
-                flow = autoregressive_stack(kind, 16)
-                best = min(timed(lambda: flow.sample(10000)) for _ in range(3))
-                print(f"{kind}_sample_d16 {1e4 / best:.0f} points/s")
-    print(f"sgemm{suffix} {gemm_gflops(torch.float32):.1f} GFLOP/s")
-    print(f"dgemm{suffix} {gemm_gflops(torch.float64):.1f} GFLOP/s")
+                if wanted(f"{kind}_sample_d16"):
+                    flow = autoregressive_stack(kind, 16)
+                    best = min(timed(lambda: flow.sample(10000)) for _ in range(3))
+                    print(f"{kind}_sample_d16 {1e4 / best:.0f} points/s")
+    if wanted(f"sgemm{suffix}"):
+        print(f"sgemm{suffix} {gemm_gflops(torch.float32):.1f} GFLOP/s")
+    if wanted(f"dgemm{suffix}"):
+        print(f"dgemm{suffix} {gemm_gflops(torch.float64):.1f} GFLOP/s")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ struct FlowSpec {
     if (family == "nsf-ar") return 4;
     return 12;
   }
-  Index default_hidden() const { return family == "nsf" || family == "nsf-ar" || family == "maf" || family == "iaf" ? 64 : 32; }
+  Index default_hidden() const { return family == "nsf-ar" || family == "maf" || family == "iaf" ? 64 : 32; }
   Index resolved_layers() const { return layers > 0 ? layers : default_layers(); }
   Index resolved_hidden() const { return hidden > 0 ? hidden : default_hidden(); }
 };

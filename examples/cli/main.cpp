@@ -63,7 +63,7 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; maf, iaf 8; nsf 6; nsf-ar 4)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf, nsf-ar 64)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--bins", o.flow.spline.bins, "spline bins of nsf and nsf-ar (default 8)")->check(CLI::Range(2, 128));
-  train_cmd->add_option("--tail-bound", o.flow.spline.tail_bound, "nsf, nsf-ar: the splines act on [-B, B] of the standardised data, identity outside (default 4)");
+  train_cmd->add_option("--tail-bound", o.flow.spline.tail_bound, "nsf, nsf-ar: the splines act on [-B, B] of the standardised data, identity outside (default 5)");
   train_cmd->add_option("--order", o.flow.order, "maf, iaf, nsf-ar: order between layers, natural | reverse (alternating) | random (default reverse)")
       ->check(CLI::IsMember({"natural", "reverse", "random"}));
   train_cmd->add_option("--depth", o.flow.depth, "hidden layers per conditioner (default 2)")->check(CLI::NonNegativeNumber);
