@@ -28,6 +28,30 @@ inline Planar<double> planar_with_m(Index dim, Random& rng, double m) {
   return Planar<double>(u, w, rng.uniform(-0.5, 0.5));
 }
 
+/// An LU-parameterised linear layer away from orthogonal: random factors, both signs.
+inline LuLinear<double> random_lu_linear(Index dim, Random& rng) {
+  std::vector<Index> perm(static_cast<std::size_t>(dim));
+  for (Index j = 0; j < dim; ++j) perm[static_cast<std::size_t>(j)] = j;
+  rng.shuffle(perm.begin(), perm.end());
+  Matrix<double> factors(dim, dim);
+  for (Index i = 0; i < dim; ++i)
+    for (Index j = 0; j < dim; ++j) factors(i, j) = rng.uniform(-0.6, 0.6) / std::sqrt(double(dim));
+  RowVector<double> sign(dim), log_abs_s(dim);
+  for (Index j = 0; j < dim; ++j) {
+    sign(j) = rng.uniform(0, 1) < 0.5 ? -1.0 : 1.0;
+    log_abs_s(j) = rng.uniform(-0.5, 0.5);
+  }
+  return LuLinear<double>(perm, factors, factors, sign, log_abs_s);
+}
+
+/// A dense W = I + noise, well conditioned.
+inline Matrix<double> random_weight(Index dim, Random& rng) {
+  Matrix<double> w = Matrix<double>::Identity(dim, dim);
+  for (Index i = 0; i < dim; ++i)
+    for (Index j = 0; j < dim; ++j) w(i, j) += rng.uniform(-0.4, 0.4) / std::sqrt(double(dim));
+  return w;
+}
+
 inline std::vector<LayerCase> all_layer_cases() {
   using L = std::unique_ptr<Layer<double>>;
   return {
@@ -84,6 +108,17 @@ inline std::vector<LayerCase> all_layer_cases() {
        [](Index d, Random& rng) -> L {
          return std::make_unique<Inverted<Radial<double>>>(Radial<double>::random(d, rng));
        }},
+      {"actnorm",
+       [](Index d, Random& rng) -> L {
+         RowVector<double> bias(d), log_scale(d);
+         for (Index j = 0; j < d; ++j) {
+           bias(j) = rng.uniform(-1, 1);
+           log_scale(j) = rng.uniform(-0.7, 0.7);
+         }
+         return std::make_unique<ActNorm<double>>(bias, log_scale, true);
+       }},
+      {"lu_linear", [](Index d, Random& rng) -> L { return std::make_unique<LuLinear<double>>(random_lu_linear(d, rng)); }},
+      {"dense_linear", [](Index d, Random& rng) -> L { return std::make_unique<DenseLinear<double>>(random_weight(d, rng)); }},
   };
 }
 

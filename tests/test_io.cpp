@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 using namespace eigenflow;
@@ -32,6 +33,11 @@ FlowStack<S> every_saveable_layer(Random& rng) {
   flow.append(MaskedAutoregressive<S>::make(2, Transformer::rational_quadratic({5, 3.0}), {8, 2, Activation::gelu},
                                             InputOrder::random, rng, false, HiddenDegrees::random));
   flow.append(SplineCoupling<S>::make(alternating_mask<S>(2, 1), {8, 2, Activation::silu}, {6, 2.5}, rng));
+  ActNorm<S> actnorm(2);
+  actnorm.initialize(rng.normal_matrix<S>(50, 2) * S(3));
+  flow.append(actnorm);
+  flow.append(LuLinear<S>::random(2, rng));
+  flow.append(DenseLinear<S>::random(2, rng));
   flow.set_base(std::make_unique<DiagonalGaussian<S>>(RowVector<S>::Constant(2, S(0.1)), RowVector<S>::Constant(2, S(-0.2))));
   return flow;
 }
@@ -162,6 +168,17 @@ TEST_CASE("malformed model documents name the JSON path of the problem", "[io]")
   CHECK_THAT(with([](json& d) { d["layers"][10]["tail_bound"] = "inf"; }), Catch::Contains("/layers/10/tail_bound"));
   CHECK_THAT(with([](json& d) { d["layers"][10]["mask"] = {0, 0}; }), Catch::Contains("/layers/10/mask"));
   CHECK_THAT(with([](json& d) { d["layers"][10]["net"]["layers"][0]["weight"][2] = {1.0, 2.0, 3.0}; }), Catch::Contains("/layers/10/net/layers/0/weight/2"));
+  // the linear family (11: ActNorm, 12: LU linear, 13: dense linear)
+  CHECK_THAT(with([](json& d) { d["layers"][11]["initialized"] = 1; }), Catch::Contains("/layers/11/initialized") && Catch::Contains("true or false"));
+  CHECK_THAT(with([](json& d) { d["layers"][11]["log_scale"] = {0.0}; }), Catch::Contains("/layers/11/log_scale"));
+  CHECK_THAT(with([](json& d) { d["layers"][11]["bias"][1] = "nan"; }), Catch::Contains("/layers/11/bias/1"));
+  CHECK_THAT(with([](json& d) { d["layers"][12]["perm"] = {1, 1}; }), Catch::Contains("/layers/12/perm") && Catch::Contains("exactly once"));
+  CHECK_THAT(with([](json& d) { d["layers"][12]["sign"][0] = 0.5; }), Catch::Contains("/layers/12/sign/0") && Catch::Contains("1 or -1"));
+  CHECK_THAT(with([](json& d) { d["layers"][12]["lower"] = {{1.0, 0.0}}; }), Catch::Contains("/layers/12/lower") && Catch::Contains("2 rows"));
+  CHECK_THAT(with([](json& d) { d["layers"][12]["upper"][0][1] = std::numeric_limits<double>::infinity(); }), Catch::Contains("/layers/12/upper"));
+  CHECK_THAT(with([](json& d) { d["layers"][12]["log_abs_s"] = {0.0, "x"}; }), Catch::Contains("/layers/12/log_abs_s/1"));
+  CHECK_THAT(with([](json& d) { d["layers"][13]["weight"] = {{1.0, 2.0}, {2.0, 4.0}}; }), Catch::Contains("/layers/13/weight") && Catch::Contains("singular"));
+  CHECK_THAT(with([](json& d) { d["layers"][13]["weight"] = {{1.0, 2.0}, {2.0}}; }), Catch::Contains("/layers/13/weight/1"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, 0.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, -2.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["base"]["type"] = "laplace"; }), Catch::Contains("/base/type"));

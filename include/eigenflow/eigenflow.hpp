@@ -18,6 +18,7 @@
 #include "eigenflow/autodiff/gradient_check.hpp"
 #include "eigenflow/autodiff/ops.hpp"
 #include "eigenflow/autodiff/parameter.hpp"
+#include "eigenflow/autodiff/solve_ops.hpp"
 #include "eigenflow/autodiff/tape.hpp"
 
 #include "eigenflow/nn/activation.hpp"
@@ -38,6 +39,9 @@
 #include "eigenflow/flows/inverted.hpp"
 #include "eigenflow/flows/layer.hpp"
 #include "eigenflow/flows/leaky_relu.hpp"
+#include "eigenflow/flows/linear/actnorm.hpp"
+#include "eigenflow/flows/linear/linear_io.hpp"
+#include "eigenflow/flows/linear/lu_linear.hpp"
 #include "eigenflow/flows/masks.hpp"
 #include "eigenflow/flows/permutation.hpp"
 #include "eigenflow/flows/planar.hpp"

@@ -18,6 +18,8 @@
 #include "eigenflow/flows/autoregressive/masked_autoregressive.hpp"
 #include "eigenflow/flows/flow_stack.hpp"
 #include "eigenflow/flows/leaky_relu.hpp"
+#include "eigenflow/flows/linear/actnorm.hpp"
+#include "eigenflow/flows/linear/lu_linear.hpp"
 #include "eigenflow/flows/permutation.hpp"
 #include "eigenflow/flows/planar.hpp"
 #include "eigenflow/flows/radial.hpp"
@@ -29,7 +31,7 @@
 /// X(Layer, S) for every built-in layer class.
 #define EIGENFLOW_PREBUILT_LAYERS(X, S)                                                                     \
   X(LeakyReLU, S) X(Planar, S) X(Radial, S) X(Permutation, S) X(Standardize, S) X(AffineCoupling, S) \
-  X(AdditiveCoupling, S) X(SplineCoupling, S) X(MaskedAutoregressive, S)
+  X(AdditiveCoupling, S) X(SplineCoupling, S) X(MaskedAutoregressive, S) X(ActNorm, S) X(LuLinear, S) X(DenseLinear, S)
 
 /// `prefix` is `extern template` (declaration) or `template` (definition).
 #define EIGENFLOW_PREBUILT_LAYER(prefix, L, S) \

@@ -143,6 +143,17 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     return points;
   }
 
+  /// Lets each layer initialise itself from its own inputs (Layer::initialize),
+  /// passing the batch x through the stack layer by layer.
+  void initialize(const Matrix<S>& x) {
+    check_input("FlowStack.initialize", x);
+    Matrix<S> points = preprocess_ ? preprocess_->forward(x).points : x;
+    for (auto& layer : layers_) {
+      layer->initialize(points);
+      points = layer->forward(points).points;
+    }
+  }
+
   /// Every layer's parameters in order, then the base's.
   ParameterList<S> parameters() {
     ParameterList<S> list;

@@ -55,6 +55,10 @@ class Layer {
 
   /// The trainable parameters, in a fixed order (optimizers key their state by it).
   virtual ParameterList<S> parameters() = 0;
+  /// Data-dependent initialisation from a batch of this layer's inputs, once
+  /// (ActNorm); every other layer ignores it. The trainer calls it through the
+  /// stack with its first batch.
+  virtual void initialize(const Matrix<S>& inputs) { (void)inputs; }
   virtual std::unique_ptr<Layer<S>> clone() const = 0;
 
  protected:

@@ -57,6 +57,13 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
     return result;
   }
 
+  /// As FlowStack::initialize: each layer initialises itself from its own inputs.
+  void initialize(const Matrix<Scalar>& x) {
+    check_input("StaticFlowStack.initialize", x);
+    Matrix<Scalar> points = x;
+    std::apply([&points](auto&... layer) { ((layer.initialize(points), points = layer.forward(points).points), ...); }, layers_);
+  }
+
   ParameterList<Scalar> parameters() {
     ParameterList<Scalar> list;
     std::apply([&list](auto&... layer) { (append(list, layer.parameters()), ...); }, layers_);

@@ -52,6 +52,11 @@ class JsonReader {
     return value;
   }
 
+  bool boolean() const {
+    if (!node_->is_boolean()) fail(std::string("expected true or false, found ") + node_->type_name());
+    return node_->get<bool>();
+  }
+
   long long integer() const {
     if (!node_->is_number_integer()) fail(std::string("expected an integer, found ") + node_->type_name());
     return node_->get<long long>();

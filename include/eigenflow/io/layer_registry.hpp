@@ -33,14 +33,19 @@ nlohmann::json to_json_array(const Matrix<S>& row) {
   return out;
 }
 
+/// A matrix as an array of its rows.
+template <class S>
+nlohmann::json matrix_to_json(const Matrix<S>& matrix) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (Index i = 0; i < matrix.rows(); ++i) rows.push_back(to_json_array<S>(matrix.row(i)));
+  return rows;
+}
+
 template <class S>
 nlohmann::json mlp_to_json(const Mlp<S>& mlp) {
   nlohmann::json layers = nlohmann::json::array();
-  for (const auto& dense : mlp.layers()) {
-    nlohmann::json weight = nlohmann::json::array();
-    for (Index i = 0; i < dense.weight.value.rows(); ++i) weight.push_back(to_json_array<S>(dense.weight.value.row(i)));
-    layers.push_back({{"weight", weight}, {"bias", to_json_array<S>(dense.bias.value)}});
-  }
+  for (const auto& dense : mlp.layers())
+    layers.push_back({{"weight", matrix_to_json<S>(dense.weight.value)}, {"bias", to_json_array<S>(dense.bias.value)}});
   return {{"activation", std::string(to_string(mlp.activation()))}, {"layers", layers}};
 }
 

@@ -25,6 +25,7 @@
 #include "eigenflow/flows/flow_stack.hpp"
 #include "eigenflow/flows/inverted.hpp"
 #include "eigenflow/flows/leaky_relu.hpp"
+#include "eigenflow/flows/linear/linear_io.hpp"
 #include "eigenflow/flows/permutation.hpp"
 #include "eigenflow/flows/planar.hpp"
 #include "eigenflow/flows/radial.hpp"
@@ -143,6 +144,7 @@ void add_built_in_layers(LayerRegistry<S>& r) {
       });
   add_masked_autoregressive(r);
   add_spline_coupling(r);
+  add_linear_family(r);
 }
 
 }  // namespace detail

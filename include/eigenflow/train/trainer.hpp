@@ -17,6 +17,8 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "eigenflow/core/checks.hpp"
@@ -112,6 +114,15 @@ std::vector<Matrix<To>> cast_all(const std::vector<Matrix<From>>& values) {
 }
 }  // namespace detail
 
+namespace detail {
+/// Whether a flow offers initialize(batch) (both stacks do; a user's own flow need not).
+template <class Flow, class S, class = void>
+struct has_initialize : std::false_type {};
+template <class Flow, class S>
+struct has_initialize<Flow, S, std::void_t<decltype(std::declval<Flow&>().initialize(std::declval<const Matrix<S>&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
 /// −mean log p over data, evaluated in chunks so memory stays bounded.
 template <class Flow, class S>
 double mean_negative_log_likelihood(const Flow& flow, const Matrix<S>& data, Index chunk = 16384) {
@@ -193,6 +204,13 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
         points.row(i) = train_data.row(order[static_cast<std::size_t>(b * batch + i)]);
         if (jittering)
           for (Index j = 0; j < points.cols(); ++j) points(i, j) += static_cast<S>(options.jitter(j) * rng.normal());
+      }
+      // Data-dependent initialisation (ActNorm) from the first batch of a fresh
+      // run; the snapshots taken before it would restore uninitialised values.
+      if (result.steps == 0 && !options.resume) {
+        if constexpr (detail::has_initialize<Flow, S>::value) flow.initialize(points);
+        best = last_good = detail::snapshot(parameters);
+        if (averaging) average = best;
       }
       if (options.schedule) optimizer.set_learning_rate(options.schedule->at(result.steps));
       optimizer.zero_grad();

@@ -1,0 +1,195 @@
+// Invertible linear maps: Glow's invertible 1×1 convolution (Kingma &
+// Dhariwal 2018, section 3.2) for vectors, where it is a D×D matrix W.
+//
+// LuLinear, the LU parameterisation (Glow, eq. 10):
+//   W = P·L·(U + diag(sign·exp(log|s|)))   P a fixed permutation, L unit
+//                                           lower-triangular, U strictly upper
+//   forward  z = W·x                        log|det ∂z/∂x| = Σ_j log|s_j|
+//   inverse  x = W⁻¹·z = U′⁻¹·L⁻¹·Pᵀ·z      two triangular solves, O(D²) a point
+// with (P·v)_i = v_perm[i], U′ = U + diag(sign·exp(log|s|)). W is invertible
+// for every finite parameter value. Initialised from a random rotation
+// (P, L, U′ of its LU factorisation, so W starts orthogonal: log-det 0).
+//
+// DenseLinear, W itself (for comparison in tests, and for small D):
+//   forward  z = W·x                        log|det| = log|det W| (LU, O(D³) a batch)
+//   inverse  x = W⁻¹·z                      by the LU solve, never by forming W⁻¹
+// A singular W is refused (construction, model files) or, reached in
+// training, stops it with a NumericalError.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/LU>
+#include <Eigen/QR>
+
+#include "eigenflow/autodiff/solve_ops.hpp"
+#include "eigenflow/core/random.hpp"
+#include "eigenflow/flows/layer.hpp"
+
+namespace eigenflow {
+
+namespace detail {
+/// A Haar-distributed random rotation of R^dim: Q of a Gaussian matrix's QR, signs fixed by R's diagonal.
+template <class S>
+Matrix<S> random_rotation(Index dim, Random& rng) {
+  const Matrix<double> gaussian = rng.normal_matrix<double>(dim, dim);
+  const Eigen::HouseholderQR<Matrix<double>> qr(gaussian);
+  Matrix<double> q = qr.householderQ();
+  const Matrix<double> r = qr.matrixQR().template triangularView<Eigen::Upper>();
+  for (Index j = 0; j < dim; ++j)
+    if (r(j, j) < 0) q.col(j) *= -1;
+  return q.cast<S>();
+}
+}  // namespace detail
+
+template <class S>
+class LuLinear : public LayerBase<LuLinear<S>, S> {
+ public:
+  /// From its factors: perm (a permutation of 0..D−1), lower (strictly lower
+  /// part used), upper (strictly upper part used), sign (±1) and log|s|.
+  LuLinear(std::vector<Index> perm, const Matrix<S>& lower, const Matrix<S>& upper, const RowVector<S>& sign,
+           const RowVector<S>& log_abs_s)
+      : perm_(std::move(perm)), inverse_perm_(perm_.size()), sign_(sign) {
+    const Index d = static_cast<Index>(perm_.size());
+    detail::require_positive_dim("LuLinear", d);
+    std::vector<bool> seen(perm_.size(), false);
+    for (std::size_t i = 0; i < perm_.size(); ++i) {
+      const Index p = perm_[i];
+      if (p < 0 || p >= d || seen[static_cast<std::size_t>(p)])
+        throw ValueError("LuLinear: perm must hold each of 0.." + std::to_string(d - 1) + " exactly once; entry " +
+                         std::to_string(i) + " is " + std::to_string(p));
+      seen[static_cast<std::size_t>(p)] = true;
+      inverse_perm_[static_cast<std::size_t>(p)] = static_cast<Index>(i);
+    }
+    if (lower.rows() != d || lower.cols() != d || upper.rows() != d || upper.cols() != d || sign.cols() != d ||
+        log_abs_s.cols() != d)
+      throw ShapeError("LuLinear: lower and upper must be " + std::to_string(d) + "x" + std::to_string(d) +
+                       ", sign and log_abs_s 1x" + std::to_string(d));
+    if (!lower.allFinite() || !upper.allFinite() || !log_abs_s.allFinite())
+      throw ValueError("LuLinear: lower, upper and log_abs_s must be finite (W is then invertible)");
+    for (Index j = 0; j < d; ++j)
+      if (sign(j) != S(1) && sign(j) != S(-1))
+        throw ValueError("LuLinear: sign entries must be 1 or -1, found " + std::to_string(double(sign(j))) + " at " +
+                         std::to_string(j));
+    strict_lower_ = Matrix<S>::Zero(d, d);
+    strict_upper_ = Matrix<S>::Zero(d, d);
+    for (Index i = 0; i < d; ++i)
+      for (Index j = 0; j < d; ++j) (i > j ? strict_lower_ : strict_upper_)(i, j) = S(i != j ? 1 : 0);
+    lower_ = Parameter<S>("lu_linear.lower", lower.cwiseProduct(strict_lower_));
+    upper_ = Parameter<S>("lu_linear.upper", upper.cwiseProduct(strict_upper_));
+    log_abs_s_ = Parameter<S>("lu_linear.log_abs_s", log_abs_s);
+  }
+
+  /// W a random rotation, factorised: P·W = L·U with partial pivoting (Eigen), so P_ours = Pᵀ.
+  static LuLinear random(Index dim, Random& rng) {
+    detail::require_positive_dim("LuLinear::random", dim);
+    const Matrix<double> rotation = detail::random_rotation<double>(dim, rng);
+    const Eigen::PartialPivLU<Matrix<double>> lu(rotation);
+    const Matrix<double> p = lu.permutationP().transpose() * Matrix<double>::Identity(dim, dim);
+    std::vector<Index> perm(static_cast<std::size_t>(dim));
+    for (Index i = 0; i < dim; ++i) p.row(i).maxCoeff(&perm[static_cast<std::size_t>(i)]);
+    const Matrix<double>& factors = lu.matrixLU();
+    const RowVector<double> diagonal = factors.diagonal().transpose();
+    const RowVector<double> sign = diagonal.unaryExpr([](double v) { return v < 0 ? -1.0 : 1.0; });
+    const RowVector<double> log_abs_s = diagonal.array().abs().log().matrix();
+    return LuLinear(std::move(perm), factors.template cast<S>(), factors.template cast<S>(), sign.template cast<S>(),
+                    log_abs_s.template cast<S>());
+  }
+
+  Index dim() const override { return static_cast<Index>(perm_.size()); }
+  std::string type() const override { return "lu_linear"; }
+  const std::vector<Index>& perm() const { return perm_; }
+  const Matrix<S>& lower() const { return lower_.value; }
+  const Matrix<S>& upper() const { return upper_.value; }
+  const RowVector<S>& sign() const { return sign_; }
+  const Matrix<S>& log_abs_s() const { return log_abs_s_.value; }
+  ParameterList<S> parameters() override { return {&lower_, &upper_, &log_abs_s_}; }
+
+  /// W = P·L·U′ as a dense matrix (tests, inspection).
+  Matrix<S> weight() const {
+    PlainContext<S> context;
+    const Matrix<S> lu = unit_lower(context) * upper_with_diagonal(context);
+    Matrix<S> w(dim(), dim());
+    for (Index i = 0; i < dim(); ++i) w.row(i) = lu.row(perm_[static_cast<std::size_t>(i)]);
+    return w;
+  }
+
+  // z = x·U′ᵀ·Lᵀ with columns taken by perm (rows are points: z_row = (P·L·U′·x)ᵀ).
+  template <class C>
+  std::pair<typename C::Value, typename C::Value> forward_math(C& context, const typename C::Value& x) const {
+    auto z = gather_columns(matmul(matmul(x, transpose(upper_with_diagonal(context))), transpose(unit_lower(context))), perm_);
+    return {std::move(z), add(detail::zero_log_det(context, x), sum(context.param(log_abs_s_)))};
+  }
+  // x = (z with columns by perm⁻¹)·L⁻ᵀ·U′⁻ᵀ, each by a triangular solve.
+  template <class C>
+  std::pair<typename C::Value, typename C::Value> inverse_math(C& context, const typename C::Value& z) const {
+    const auto y = gather_columns(z, inverse_perm_);
+    auto x = solve_transposed(solve_transposed(y, unit_lower(context), SolveStructure::unit_lower),
+                              upper_with_diagonal(context), SolveStructure::upper);
+    return {std::move(x), add(detail::zero_log_det(context, z), scale(sum(context.param(log_abs_s_)), S(-1)))};
+  }
+
+ private:
+  template <class C>
+  typename C::Value unit_lower(C& context) const {
+    return add(mask_multiply(context.param(lower_), strict_lower_), context.constant(Matrix<S>::Identity(dim(), dim())));
+  }
+  // U + diag(sign·exp(log|s|)): the identity times a broadcast row puts the row on the diagonal.
+  template <class C>
+  typename C::Value upper_with_diagonal(C& context) const {
+    const auto diagonal = mul(context.constant(Matrix<S>::Identity(dim(), dim())),
+                              mul(context.constant(Matrix<S>(sign_)), exp(context.param(log_abs_s_))));
+    return add(mask_multiply(context.param(upper_), strict_upper_), diagonal);
+  }
+
+  std::vector<Index> perm_;
+  std::vector<Index> inverse_perm_;
+  RowVector<S> sign_;
+  Matrix<S> strict_lower_, strict_upper_;  // 0/1 masks of the parameters' used entries
+  Parameter<S> lower_;
+  Parameter<S> upper_;
+  Parameter<S> log_abs_s_;
+};
+
+template <class S>
+class DenseLinear : public LayerBase<DenseLinear<S>, S> {
+ public:
+  explicit DenseLinear(const Matrix<S>& weight) {
+    if (weight.rows() != weight.cols()) throw ShapeError("DenseLinear: W must be square, found " + detail::shape_string(weight.rows(), weight.cols()));
+    detail::require_positive_dim("DenseLinear", weight.rows());
+    if (!weight.allFinite()) throw ValueError("DenseLinear: W has a NaN or infinite entry");
+    // Numerically singular: LU's smallest pivot within D·ε of its largest.
+    const Matrix<S> pivots = Eigen::PartialPivLU<Matrix<S>>(weight).matrixLU().diagonal().cwiseAbs();
+    if (!(pivots.minCoeff() > S(weight.rows()) * std::numeric_limits<S>::epsilon() * pivots.maxCoeff()))
+      throw ValueError("DenseLinear: W is singular (smallest LU pivot " + std::to_string(double(pivots.minCoeff())) +
+                       ", largest " + std::to_string(double(pivots.maxCoeff())) + ")");
+    weight_ = Parameter<S>("dense_linear.weight", weight);
+  }
+  static DenseLinear random(Index dim, Random& rng) { return DenseLinear(detail::random_rotation<S>(dim, rng)); }
+
+  Index dim() const override { return weight_.value.rows(); }
+  std::string type() const override { return "dense_linear"; }
+  const Matrix<S>& weight() const { return weight_.value; }
+  ParameterList<S> parameters() override { return {&weight_}; }
+
+  template <class C>
+  std::pair<typename C::Value, typename C::Value> forward_math(C& context, const typename C::Value& x) const {
+    const auto weight = context.param(weight_);
+    return {matmul(x, transpose(weight)), add(detail::zero_log_det(context, x), log_abs_det(weight))};
+  }
+  template <class C>
+  std::pair<typename C::Value, typename C::Value> inverse_math(C& context, const typename C::Value& z) const {
+    const auto weight = context.param(weight_);
+    return {solve_transposed(z, weight, SolveStructure::general),
+            add(detail::zero_log_det(context, z), scale(log_abs_det(weight), S(-1)))};
+  }
+
+ private:
+  Parameter<S> weight_;
+};
+
+}  // namespace eigenflow
