@@ -1,6 +1,6 @@
 // Prints the differential entropy (nats, raw coordinates) of a built-in data
 // set's distribution:
-//   dataset_entropy NAME N NOISE DRAWS
+//   dataset_entropy NAME N NOISE DRAWS [DIM]   (DIM: for the sets that take one, e.g. mixed-moons)
 // The entropy is a Monte Carlo mean over DRAWS fresh points from the exact
 // mixture; its standard error is printed beside it.
 #include <eigenflow/eigenflow.hpp>
@@ -13,7 +13,7 @@
 int main(int argc, char** argv) {
   using namespace eigenflow;
   if (argc < 5) {
-    std::fprintf(stderr, "usage: dataset_entropy NAME N NOISE DRAWS\n");
+    std::fprintf(stderr, "usage: dataset_entropy NAME N NOISE DRAWS [DIM]\n");
     return 2;
   }
   try {
@@ -21,11 +21,12 @@ int main(int argc, char** argv) {
     const auto n = static_cast<Index>(std::atoll(argv[2]));
     const double noise = std::atof(argv[3]);
     const auto draws = static_cast<Index>(std::atoll(argv[4]));
-    const auto log_density = dataset_log_density(name, n, noise);
+    const Index dim = argc > 5 ? static_cast<Index>(std::atoll(argv[5])) : dataset_info(name).default_dim;
+    const auto log_density = dataset_log_density(name, n, noise, dim);
     Random rng(2024);
-    const double entropy = dataset_entropy(name, n, noise, draws, rng);
+    const double entropy = dataset_entropy(name, n, noise, draws, rng, dim);
     Random again(2024);
-    const auto mixture_points = generate_dataset(name, draws, again, noise);
+    const auto mixture_points = generate_dataset(name, draws, again, noise, dim);
     const ColumnVector<double> values = log_density(mixture_points);
     const double sd = std::sqrt((values.array() + entropy).square().mean());
     std::printf("entropy %.4f stderr %.4f\n", entropy, sd / std::sqrt(static_cast<double>(draws)));

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 
+#include <Eigen/LU>
+
 #include <cstdio>
 #include <fstream>
 
@@ -36,7 +38,7 @@ TEST_CASE("every data set is reproducible, finite and of the requested size", "[
     const Matrix<double> x = generate_dataset(info.name, 501, a);
     INFO(info.name);
     CHECK(x.rows() == 501);
-    CHECK(x.cols() == 2);
+    CHECK(x.cols() == info.default_dim);
     CHECK(x.allFinite());
     CHECK(x == generate_dataset(info.name, 501, b));
     CHECK(x != generate_dataset(info.name, 501, c));
@@ -95,6 +97,41 @@ TEST_CASE("densities agree with their generators: the entropy two ways", "[data]
   CHECK(from_mixture == Approx(0.297).margin(0.06));  // the raw-coordinate entropy quoted in the training issue
 }
 
+TEST_CASE("mixed moons: the density is the change of variables of its generator", "[data]") {
+  // Independently: s = A⁻¹x by an LU solve, log|det A| by Eigen's determinant.
+  for (Index dim : {3, 8}) {
+    const MixedMoons set(300, 0.1, dim);
+    const Matrix<double> a = set.mixing();
+    Random rng(7);
+    const Matrix<double> x = rng.normal_matrix<double>(50, dim) * 1.5;
+    const Matrix<double> s = a.partialPivLu().solve(Matrix<double>(x.transpose())).transpose();
+    ColumnVector<double> expected = two_moons_distribution(300, 0.1).log_prob(s.leftCols(2));
+    expected.array() += -0.5 * s.rightCols(dim - 2).array().square().rowwise().sum() -
+                        0.5 * double(dim - 2) * std::log(2 * M_PI) - std::log(std::abs(a.determinant()));
+    INFO("D=" << dim);
+    CHECK((set.log_prob(x) - expected).cwiseAbs().maxCoeff() <= 1e-10);
+    CHECK(set.log_abs_det_mixing() == Approx(std::log(std::abs(a.determinant()))).epsilon(1e-12));
+    CHECK((a.transpose() * a).diagonal().minCoeff() >= 1 - 1e-12);  // columns keep their scales 1 to 2
+  }
+  // Samples follow the density: −E log p over them is the analytic entropy
+  // H(moons) + (D − 2)·½·log(2πe) + Σ log σ (a density that did not integrate
+  // to one would be off by its log-mass).
+  const Index dim = 6;
+  Random a(8), b(9);
+  const double moons = dataset_entropy("two-moons", 300, 0.1, 40000, a);
+  const double mixed = dataset_entropy("mixed-moons", 300, 0.1, 40000, b, dim);
+  const double expected = moons + 0.5 * double(dim - 2) * std::log(2 * M_PI * std::exp(1.0)) + MixedMoons(300, 0.1, dim).log_abs_det_mixing();
+  CHECK(mixed == Approx(expected).margin(0.05));  // MC standard errors ~0.01 and ~0.005
+  // The generated set: the requested dimension, the moons inside.
+  Random c(10);
+  const Matrix<double> x = generate_dataset("mixed-moons", 400, c, 0.05, 5);
+  REQUIRE(x.cols() == 5);
+  const Matrix<double> s = (x * MixedMoons(400, 0.05, 5).mixing().inverse().transpose());
+  Random d(10);
+  const Matrix<double> moons_points = two_moons(400, 0.05, d);
+  CHECK((s.leftCols(2) - moons_points).cwiseAbs().maxCoeff() <= 1e-12);
+}
+
 TEST_CASE("data set errors name the problem", "[data]") {
   Random rng(6);
   CHECK_THROWS_WITH(generate_dataset("moons", 10, rng), Catch::Contains("moons") && Catch::Contains("two-moons"));
@@ -102,6 +139,9 @@ TEST_CASE("data set errors name the problem", "[data]") {
   CHECK_THROWS_WITH(generate_dataset("two-moons", 10, rng, -0.1), Catch::Contains("noise"));
   CHECK_THROWS_WITH(generate_dataset("boomerang", 10, rng, 0.1), Catch::Contains("no noise"));
   CHECK_THROWS_WITH(dataset_log_density("pinwheel", 10), Catch::Contains("no closed-form density"));
+  CHECK_THROWS_WITH(generate_dataset("two-moons", 10, rng, std::nullopt, 3), Catch::Contains("takes no dimension"));
+  CHECK_THROWS_WITH(generate_dataset("mixed-moons", 10, rng, std::nullopt, 2), Catch::Contains("at least 3"));
+  CHECK_THROWS_WITH(dataset_log_density("mixed-moons", 10, std::nullopt, 8)(Matrix<double>::Zero(2, 3)), Catch::Contains("8 columns"));
 }
 
 TEST_CASE("split and standardisation", "[data]") {

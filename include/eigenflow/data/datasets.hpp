@@ -14,6 +14,7 @@
 #include "eigenflow/data/boomerang.hpp"
 #include "eigenflow/data/circles.hpp"
 #include "eigenflow/data/ffjord.hpp"
+#include "eigenflow/data/mixed_moons.hpp"
 #include "eigenflow/data/two_moons.hpp"
 
 namespace eigenflow {
@@ -23,6 +24,8 @@ struct DatasetInfo {
   std::string description;
   std::optional<double> default_noise;  ///< set when --noise applies
   bool has_density;
+  Index default_dim = 2;
+  bool any_dim = false;  ///< takes a dimension (--dim), at least 3
 };
 
 inline const std::vector<DatasetInfo>& datasets() {
@@ -36,6 +39,8 @@ inline const std::vector<DatasetInfo>& datasets() {
       {"2spirals", "FFJORD: two interleaved spirals", std::nullopt, false},
       {"rings", "FFJORD: four concentric noisy circles", 0.08, true},
       {"circles", "scikit-learn make_circles (factor 0.5) times 3", 0.08, true},
+      {"mixed-moons", "two moons and D-2 Gaussian coordinates under a fixed linear mixing (any D >= 3, default 8)", 0.05,
+       true, 8, true},
   };
   return all;
 }
@@ -60,14 +65,24 @@ inline double resolve_noise(const DatasetInfo& info, std::optional<double> noise
 inline void require_points(Index n) {
   if (n <= 0) throw ValueError("the number of points must be positive, found " + std::to_string(n));
 }
+inline Index resolve_dim(const DatasetInfo& info, std::optional<Index> dim) {
+  if (!dim) return info.default_dim;
+  if (!info.any_dim && *dim != info.default_dim)
+    throw ValueError("data set '" + info.name + "' is " + std::to_string(info.default_dim) + "-dimensional; it takes no dimension");
+  if (info.any_dim && *dim < 3)
+    throw ValueError("data set '" + info.name + "' needs a dimension of at least 3, found " + std::to_string(*dim));
+  return *dim;
+}
 }  // namespace detail
 
-/// n points of the named set, one per row, shuffled.
+/// n points of the named set, one per row, shuffled (dim: for the sets that take one).
 inline Matrix<double> generate_dataset(const std::string& name, Index n, Random& rng,
-                                       std::optional<double> noise = std::nullopt) {
+                                       std::optional<double> noise = std::nullopt, std::optional<Index> dim = std::nullopt) {
   const DatasetInfo& info = dataset_info(name);
   const double sd = detail::resolve_noise(info, noise);
+  const Index d = detail::resolve_dim(info, dim);
   detail::require_points(n);
+  if (name == "mixed-moons") return MixedMoons(n, sd, d).generate(rng);
   if (name == "two-moons") return two_moons(n, sd, rng);
   if (name == "blobs") return blobs(n, default_blob_centres(), sd, rng);
   if (name == "boomerang") return boomerang(n, rng);
@@ -93,12 +108,14 @@ inline std::optional<GaussianMixture2d> dataset_mixture(const std::string& name,
 
 /// The closed-form log density of the distribution generate_dataset(name, n, …, noise) draws from.
 inline std::function<ColumnVector<double>(const Matrix<double>&)> dataset_log_density(
-    const std::string& name, Index n, std::optional<double> noise = std::nullopt) {
+    const std::string& name, Index n, std::optional<double> noise = std::nullopt, std::optional<Index> dim = std::nullopt) {
   const DatasetInfo& info = dataset_info(name);
   const double sd = detail::resolve_noise(info, noise);
+  const Index d = detail::resolve_dim(info, dim);
   detail::require_points(n);
   if (!info.has_density) throw ValueError("data set '" + name + "' has no closed-form density");
   if (name == "boomerang") return boomerang_log_density;
+  if (name == "mixed-moons") return [distribution = MixedMoons(n, sd, d)](const Matrix<double>& x) { return distribution.log_prob(x); };
   const GaussianMixture2d mixture = *detail::dataset_mixture(name, n, sd);
   return [mixture](const Matrix<double>& x) { return mixture.log_prob(x); };
 }
@@ -106,9 +123,13 @@ inline std::function<ColumnVector<double>(const Matrix<double>&)> dataset_log_de
 /// Differential entropy −E[log p(x)] of the distribution behind an n-point
 /// set, by Monte Carlo over `draws` fresh points from that very distribution
 /// (standard error ≈ sd(log p)/√draws).
-inline double dataset_entropy(const std::string& name, Index n, std::optional<double> noise, Index draws, Random& rng) {
-  const auto log_density = dataset_log_density(name, n, noise);
-  const auto mixture = detail::dataset_mixture(name, n, detail::resolve_noise(dataset_info(name), noise));
+inline double dataset_entropy(const std::string& name, Index n, std::optional<double> noise, Index draws, Random& rng,
+                              std::optional<Index> dim = std::nullopt) {
+  const auto log_density = dataset_log_density(name, n, noise, dim);
+  const double sd = detail::resolve_noise(dataset_info(name), noise);
+  if (name == "mixed-moons")
+    return -log_density(MixedMoons(n, sd, detail::resolve_dim(dataset_info(name), dim)).sample(draws, rng)).mean();
+  const auto mixture = detail::dataset_mixture(name, n, sd);
   const Matrix<double> points = mixture ? mixture->sample(draws, rng) : generate_dataset(name, draws, rng, noise);
   return -log_density(points).mean();
 }
