@@ -2,11 +2,15 @@
 //   realnvp        L affine couplings, alternating masks, tanh-bounded scale (seeds 001, 003)
 //   leaky-realnvp  L blocks of [LeakyReLU, affine coupling] (seed 000)
 //   nice           L additive couplings and a learnable diagonal Gaussian base (the NICE scaling)
+//   glow           L blocks of [ActNorm, LU-parameterised linear map, affine coupling] (Kingma & Dhariwal 2018)
 //   planar/radial  L planar or radial layers
 //   maf            L masked autoregressive layers, affine (Papamakarios et al. 2017)
 //   iaf            L inverted MAF layers: one-pass sampling, D-pass density (Kingma et al. 2016)
 //   nsf            L rational-quadratic spline couplings, alternating masks (Durkan et al. 2019, NSF-C)
 //   nsf-ar         L masked autoregressive rational-quadratic spline layers (NSF-AR)
+// Coupling and autoregressive families can put a random permutation or a
+// learned LU linear map between their layers (--mix) and an ActNorm before
+// each (--actnorm); glow is realnvp with both, always.
 // Autoregressive families change the order between layers (--order): reverse
 // alternates natural and reversed orders, random draws a seeded order per
 // layer, natural keeps one order throughout.
@@ -28,10 +32,12 @@ struct FlowSpec {
   Conditioner conditioner = Conditioner::separate;
   SplineShape spline;                  ///< nsf, nsf-ar
   std::string order = "reverse";       ///< maf, iaf, nsf-ar: natural | reverse | random
+  std::string mix = "none";            ///< between coupling or autoregressive layers: none | permute | lu
+  bool actnorm = false;                ///< an ActNorm before each coupling or autoregressive layer
 
   /// Layers and hidden width when not given: measured on two moons (benchmarks/README.md).
   Index default_layers() const {
-    if (family == "maf" || family == "iaf") return 8;
+    if (family == "maf" || family == "iaf" || family == "glow") return 8;
     if (family == "nsf") return 6;
     if (family == "nsf-ar") return 4;
     return 12;
@@ -54,12 +60,21 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
   FlowStack<S> flow(dim);
   const ConditionerShape shape{spec.resolved_hidden(), spec.depth, spec.activation};
   const bool autoregressive = spec.family == "maf" || spec.family == "iaf" || spec.family == "nsf-ar";
-  if ((autoregressive || spec.family == "nsf" || spec.family.find("realnvp") != std::string::npos || spec.family == "nice") &&
-      dim < 2)
+  const bool coupling = spec.family == "nsf" || spec.family.find("realnvp") != std::string::npos || spec.family == "nice" ||
+                        spec.family == "glow";
+  if ((autoregressive || coupling) && dim < 2)
     throw ValueError("the " + spec.family + " flow needs data of dimension >= 2, found " + std::to_string(dim));
+  if (!(autoregressive || coupling) && (spec.mix != "none" || spec.actnorm))
+    throw ValueError("--mix and --actnorm apply to coupling and autoregressive flows, not to " + spec.family);
+  if (spec.mix != "none" && spec.mix != "permute" && spec.mix != "lu")
+    throw ValueError("unknown mix '" + spec.mix + "' (expected none, permute or lu)");
+  const std::string mix = spec.family == "glow" ? "lu" : spec.mix;
   for (Index k = 0; k < spec.resolved_layers(); ++k) {
     const int parity = static_cast<int>(k % 2);
-    if (spec.family == "realnvp" || spec.family == "leaky-realnvp") {
+    if (spec.actnorm || spec.family == "glow") flow.append(ActNorm<S>(dim));
+    if (mix == "lu" && (k > 0 || spec.family == "glow")) flow.append(LuLinear<S>::random(dim, rng));
+    if (mix == "permute" && k > 0) flow.append(Permutation<S>::random(dim, rng));
+    if (spec.family == "realnvp" || spec.family == "leaky-realnvp" || spec.family == "glow") {
       if (spec.family == "leaky-realnvp") flow.append(LeakyReLU<S>(dim, S(0.9)));
       flow.append(AffineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.conditioner, ScaleActivation::tanh, rng));
     } else if (spec.family == "nice") {
@@ -77,7 +92,7 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
       else flow.append(std::move(layer));
     } else {
       throw ValueError("unknown flow '" + spec.family +
-                       "' (expected realnvp, leaky-realnvp, nice, planar, radial, maf, iaf, nsf or nsf-ar)");
+                       "' (expected realnvp, leaky-realnvp, nice, glow, planar, radial, maf, iaf, nsf or nsf-ar)");
     }
   }
   if (spec.family == "nice") flow.set_base(std::make_unique<DiagonalGaussian<S>>(dim));

@@ -49,6 +49,7 @@ int run(int argc, char** argv) {
   generate->add_option("--dataset", o.dataset, "data set name (see 'eigenflow datasets')")->required();
   generate->add_option("--n", o.n, "number of points")->check(CLI::PositiveNumber);
   generate->add_option("--noise", o.noise, "noise standard deviation, where the set has one");
+  generate->add_option("--dim", o.dim, "dimension, for the sets that take one (mixed-moons: default 8)")->check(CLI::PositiveNumber);
   generate->add_option("--seed", o.seed, "random seed");
   generate->add_option("--out", o.out, "output CSV")->required();
 
@@ -58,10 +59,14 @@ int run(int argc, char** argv) {
   dataset_opt->excludes(data_opt);
   train_cmd->add_option("--n", o.n, "number of points to generate (default 3000)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--noise", o.noise, "noise of the generated set");
-  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | planar | radial | maf | iaf | nsf | nsf-ar")
-      ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar"}));
-  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; maf, iaf 8; nsf 6; nsf-ar 4)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf, nsf-ar 64)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--dim", o.dim, "dimension of the generated set, where it takes one (mixed-moons: default 8)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | glow | planar | radial | maf | iaf | nsf | nsf-ar")
+      ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "glow", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar"}));
+  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; glow, maf, iaf 8; nsf 6; nsf-ar 4)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf-ar 64)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--mix", o.flow.mix, "coupling and autoregressive flows: what goes between their layers, none | permute (random permutations) | lu (learned invertible linear maps) (default none)")
+      ->check(CLI::IsMember({"none", "permute", "lu"}));
+  train_cmd->add_flag("--actnorm", o.flow.actnorm, "coupling and autoregressive flows: an ActNorm before every layer (initialised from the first batch)");
   train_cmd->add_option("--bins", o.flow.spline.bins, "spline bins of nsf and nsf-ar (default 8)")->check(CLI::Range(2, 128));
   train_cmd->add_option("--tail-bound", o.flow.spline.tail_bound, "nsf, nsf-ar: the splines act on [-B, B] of the standardised data, identity outside (default 5)");
   train_cmd->add_option("--order", o.flow.order, "maf, iaf, nsf-ar: order between layers, natural | reverse (alternating) | random (default reverse)")
@@ -133,7 +138,7 @@ int run(int argc, char** argv) {
   if (app.got_subcommand("generate")) {
     require_writable_destination(o.out);
     Random rng(o.seed);
-    const Matrix<double> points = generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise);
+    const Matrix<double> points = generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
     write_csv(o.out, points, point_header(points.cols()));
     return 0;
   }

@@ -41,6 +41,7 @@ struct Options {
   std::string dataset, data_path;
   long long n = 3000;
   std::optional<double> noise;
+  std::optional<Index> dim;  ///< for the data sets that take one
   unsigned long long seed = 0;
   // model and training
   FlowSpec flow;
@@ -57,8 +58,10 @@ struct Options {
   /// What defines a training run; a resumed run must match its checkpoint's.
   nlohmann::json training_config() const {
     return {{"dataset", dataset}, {"data", data_path}, {"n", n}, {"noise", noise ? nlohmann::json(*noise) : nlohmann::json()},
+            {"dim", dim ? nlohmann::json(*dim) : nlohmann::json()},
             {"seed", seed}, {"flow", flow.family}, {"layers", flow.resolved_layers()}, {"hidden", flow.resolved_hidden()},
             {"depth", flow.depth}, {"bins", flow.spline.bins}, {"tail_bound", flow.spline.tail_bound}, {"order", flow.order},
+            {"mix", flow.mix}, {"actnorm", flow.actnorm},
             {"activation", activation}, {"conditioner", conditioner}, {"optimizer", optimizer}, {"precision", precision},
             {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
@@ -76,7 +79,7 @@ inline void set_threads(long long threads) {
 
 inline Matrix<double> load_or_generate(const Options& o, Random& rng) {
   if (!o.data_path.empty()) return read_csv(o.data_path).values;
-  return generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise);
+  return generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
 }
 
 template <class S>

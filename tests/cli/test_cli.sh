@@ -49,7 +49,7 @@ for flow in nice planar radial leaky-realnvp; do
   expect_ok "train --flow $flow" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow $flow --layers 2 --out "$flow.json"
 done
 # autoregressive and spline families: train, then every model subcommand works on them
-for flow in maf iaf nsf nsf-ar; do
+for flow in maf iaf nsf nsf-ar glow; do
   expect_ok "train --flow $flow" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow $flow --layers 2 --hidden 8 --bins 5 --order random --out "$flow.json"
   expect_ok "logprob under $flow" -- "$EIGENFLOW" logprob --model "$flow.json" --in moons.csv --out "$flow-logp.csv"
   expect_ok "sample from $flow" -- "$EIGENFLOW" sample --model "$flow.json" --n 30 --out "$flow-samples.csv"
@@ -60,11 +60,18 @@ expect_ok "animate an iaf model" -- "$EIGENFLOW" animate --model iaf.json --n 10
 # data beyond 2D: six correlated columns (a fixed linear mix of uniforms and a square)
 awk 'BEGIN { srand(7); print "a,b,c,d,e,f"; for (i = 0; i < 600; i++) { u = rand(); v = rand(); w = rand() - 0.5;
   printf "%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", u, u + v, u * u - w, v - 2 * w, w * w + u, u - v + w } }' >six.csv
-for flow in maf nsf nsf-ar; do
+for flow in maf nsf nsf-ar glow; do
   expect_ok "train --flow $flow on 6 columns" -- "$EIGENFLOW" train --data six.csv --epochs 3 --flow $flow --layers 2 --hidden 16 --out "six-$flow.json"
   expect_ok "sample a 6-column $flow" -- "$EIGENFLOW" sample --model "six-$flow.json" --n 10 --out six-samples.csv
   [ "$(head -1 six-samples.csv | tr ',' '\n' | wc -l)" -eq 6 ] && pass || fail "six-column samples from $flow"
 done
+# the D-dimensional set with an exact density, and the glow parts as options of other flows
+expect_ok "generate mixed-moons --dim 5" -- "$EIGENFLOW" generate --dataset mixed-moons --dim 5 --n 200 --out mixed5.csv
+[ "$(head -1 mixed5.csv | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(wc -l <mixed5.csv)" -eq 201 ] && pass || fail "mixed-moons --dim 5 shape"
+expect_ok "train realnvp --mix lu --actnorm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --layers 2 --hidden 8 --mix lu --actnorm --out mixed.json
+grep -q '"type": *"lu_linear"' mixed.json && grep -q '"initialized": *true' mixed.json && pass || fail "mixed.json lacks an initialised actnorm or an lu_linear layer"
+expect_ok "train maf --mix permute" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow maf --layers 3 --hidden 8 --mix permute --out mafp.json
+grep -q '"type": *"permutation"' mafp.json && pass || fail "maf --mix permute saved no permutation"
 threads_args=(train --dataset two-moons --n 1500 --epochs 3 --batch 1200 --precision double --layers 2 --hidden 16)
 expect_ok "train --threads 2 (the batch split over two workers)" -- "$EIGENFLOW" "${threads_args[@]}" --threads 2 --out t2.json
 nll_two=$(grep -o 'train_nll=[-0-9.]*' out.txt)
@@ -142,9 +149,13 @@ expect_error "negative learning rate" 2 "--lr" m.json -- "$EIGENFLOW" train --da
 expect_error "hidden 0" 2 "--hidden" m.json -- "$EIGENFLOW" train --dataset two-moons --hidden 0 --out m.json
 expect_error "negative noise" 1 "noise" g.csv -- "$EIGENFLOW" generate --dataset two-moons --noise -1 --out g.csv
 expect_error "unknown data set" 1 "unknown data set" g.csv -- "$EIGENFLOW" generate --dataset moons --out g.csv
-expect_error "unknown flow" 2 "--flow" m.json -- "$EIGENFLOW" train --dataset two-moons --flow glow --out m.json
+expect_error "unknown flow" 2 "--flow" m.json -- "$EIGENFLOW" train --dataset two-moons --flow hyperflow --out m.json
 expect_error "one spline bin" 2 "--bins" m.json -- "$EIGENFLOW" train --dataset two-moons --flow nsf --bins 1 --out m.json
 expect_error "negative tail bound" 2 "--tail-bound" m.json -- "$EIGENFLOW" train --dataset two-moons --flow nsf --tail-bound -1 --out m.json
+expect_error "unknown mix" 2 "--mix" m.json -- "$EIGENFLOW" train --dataset two-moons --mix shuffle --out m.json
+expect_error "--actnorm on a planar flow" 1 "coupling and autoregressive" m.json -- "$EIGENFLOW" train --dataset two-moons --flow planar --actnorm --out m.json
+expect_error "--dim for a 2D set" 1 "takes no dimension" g.csv -- "$EIGENFLOW" generate --dataset two-moons --dim 3 --out g.csv
+expect_error "mixed-moons in 2D" 1 "at least 3" m.json -- "$EIGENFLOW" train --dataset mixed-moons --dim 2 --out m.json
 expect_error "unknown order" 2 "--order" m.json -- "$EIGENFLOW" train --dataset two-moons --flow maf --order sideways --out m.json
 expect_error "an autoregressive flow on 1 column" 1 "dimension >= 2" m.json -- "$EIGENFLOW" train --data one.csv --flow maf --out m.json
 expect_error "output in a missing directory" 1 "does not exist" "" -- "$EIGENFLOW" train --dataset two-moons --out no/such/dir/m.json
