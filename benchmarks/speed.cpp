@@ -12,6 +12,9 @@
 //              ms per training step
 //   maf/iaf_sample_d16  10,000 samples from 5 layers in D = 16: points per second (MAF
 //              samples in D passes per layer, IAF in one)
+//   scale_realnvp/glow/maf_dD  (only when named: benchmarks/scaling.sh) 4 affine couplings, 4 glow
+//              blocks [ActNorm, LU linear, affine coupling] or 4 MAF layers, conditioners
+//              2 hidden × 64 ReLU, batch 256, D = 2, 8, 32, 128: ms per training step
 // Cases with the suffix _2t run the same on two threads (threads over the batch
 // for training, over row chunks for inference, over c's columns for GEMM).
 // Arguments, if any, name the cases to run (e.g. `speed large_epoch` for a profiler).
@@ -72,6 +75,26 @@ FlowStack<S> autoregressive_stack(const std::string& kind, Index dim, Random& rn
         dim, kind == "nsf_ar" ? Transformer::rational_quadratic({8, 4.0}) : Transformer::affine(), shape, order, rng);
     if (kind == "iaf") flow.append(Inverted<MaskedAutoregressive<S>>(std::move(layer)));
     else flow.append(std::move(layer));
+  }
+  return flow;
+}
+
+/// The stacks of the scale_* cases: the same conditioner width at every D.
+template <class S>
+FlowStack<S> scaling_stack(const std::string& kind, Index dim, Random& rng) {
+  FlowStack<S> flow(dim);
+  const ConditionerShape shape{64, 2, Activation::relu};
+  for (int k = 0; k < 4; ++k) {
+    if (kind == "maf") {
+      flow.append(MaskedAutoregressive<S>::make(dim, Transformer::affine(), shape,
+                                                k % 2 == 0 ? InputOrder::natural : InputOrder::reverse, rng));
+      continue;
+    }
+    if (kind == "glow") {
+      flow.append(ActNorm<S>(dim));
+      flow.append(LuLinear<S>::random(dim, rng));
+    }
+    flow.append(AffineCoupling<S>::make(alternating_mask<S>(dim, k % 2), shape, Conditioner::separate, ScaleActivation::tanh, rng));
   }
   return flow;
 }
@@ -188,6 +211,16 @@ int main(int argc, char** argv) {
         const double seconds = seconds_per_call([&] { (void)flow.sample(10000, sample_rng); }, 0, 3, 3);
         std::printf("%s_sample_d16 %.0f points/s\n", kind.c_str(), 1e4 / seconds);
       }
+    }
+    if (threads == 1 && argc > 1) {  // the scaling cases run only when named
+      for (const std::string kind : {"realnvp", "glow", "maf"})
+        for (const Index dim : {2, 8, 32, 128}) {
+          const std::string name = "scale_" + kind + "_d" + std::to_string(dim);
+          if (!wanted(name)) continue;
+          const Matrix<float> points = rng.normal_matrix<float>(2048, dim);
+          auto flow = scaling_stack<float>(kind, dim, rng);
+          std::printf("%s %.4f ms\n", name.c_str(), 1e3 * step_seconds(flow, points, 256, 1, 50));
+        }
     }
     if (wanted("sgemm" + suffix)) std::printf("sgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<float>(threads));
     if (wanted("dgemm" + suffix)) std::printf("dgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<double>(threads));

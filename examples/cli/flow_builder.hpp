@@ -76,7 +76,9 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
     if (mix == "permute" && k > 0) flow.append(Permutation<S>::random(dim, rng));
     if (spec.family == "realnvp" || spec.family == "leaky-realnvp" || spec.family == "glow") {
       if (spec.family == "leaky-realnvp") flow.append(LeakyReLU<S>(dim, S(0.9)));
-      flow.append(AffineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.conditioner, ScaleActivation::tanh, rng));
+      // glow's couplings start as the identity (Kingma & Dhariwal 2018, section 3.3: the last layer zeroed)
+      flow.append(AffineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.conditioner, ScaleActivation::tanh, rng,
+                                          spec.family == "glow"));
     } else if (spec.family == "nice") {
       flow.append(AdditiveCoupling<S>::make(alternating_mask<S>(dim, parity), shape.hidden, spec.depth, spec.activation, rng));
     } else if (spec.family == "planar") {
