@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 
+#include <algorithm>
+#include <limits>
+
 using namespace eigenflow;
 
 namespace {
@@ -107,6 +110,7 @@ TEST_CASE("parameter averaging follows its formula and is what validation sees",
     options.epochs = 120;  // d_t reaches the cap 0.9 after t = 80
     options.batch_size = 0;
     options.average_decay = average_decay;
+    options.keep_best = false;  // the last epoch's average is what is checked
     options.on_epoch = [&](const EpochReport&) {
       if (iterates) iterates->push_back(values_of(flow));
       return true;
@@ -135,6 +139,43 @@ TEST_CASE("parameter averaging follows its formula and is what validation sees",
         Approx(mean_negative_log_likelihood(averaged, validation)).epsilon(1e-12));
   CHECK(averaged_result.history.back().train_nll == Approx(plain_result.history.back().train_nll).epsilon(1e-12));
   CHECK(averaged_result.history.back().validation_nll != Approx(plain_result.history.back().validation_nll).epsilon(1e-6));
+}
+
+TEST_CASE("a run that overfits ends with its best-validation parameters, unless told to keep the last", "[train]") {
+  // (Without early stopping the best epoch replaces the last only when its validation
+  // gain exceeds two paired standard errors; here it does by far.)
+  // 20 training points and a wide stack: validation NLL falls, then rises.
+  Random data_rng(21);
+  const Matrix<double> data = generate_dataset("two-moons", 20, data_rng, 0.05);
+  const Matrix<double> validation = generate_dataset("two-moons", 400, data_rng, 0.05);
+  auto run = [&](bool keep_best, TrainResult& result) {
+    Random rng(22);
+    FlowStack<double> flow(2);
+    for (int k = 0; k < 6; ++k)
+      flow.append(AffineCoupling<double>::make(alternating_mask(2, k % 2), {64, 2, Activation::relu}, Conditioner::separate,
+                                               ScaleActivation::tanh, rng));
+    AdamOptions adam;
+    adam.learning_rate = 3e-3;
+    AdamW<double> optimizer(flow.parameters(), adam);
+    TrainOptions options;
+    options.epochs = 300;
+    options.batch_size = 0;
+    options.average_decay = 0.9;
+    options.keep_best = keep_best;
+    result = train(flow, optimizer, data, validation, options);
+    return mean_negative_log_likelihood(flow, validation);
+  };
+  TrainResult best_run, last_run;
+  const double kept_best = run(true, best_run), kept_last = run(false, last_run);
+  REQUIRE(best_run.best_epoch < 300);  // it did overfit: the best epoch is not the last
+  double lowest = std::numeric_limits<double>::infinity();
+  for (const auto& report : best_run.history) lowest = std::min(lowest, report.validation_nll);
+  CHECK(kept_best == Approx(lowest).epsilon(1e-12));
+  CHECK(best_run.kept_epoch == best_run.best_epoch);  // far better than the last, beyond the validation noise
+  CHECK(last_run.kept_epoch == 300);
+  CHECK(kept_best == Approx(best_run.best_validation_nll).epsilon(1e-12));
+  CHECK(kept_last == Approx(last_run.history.back().validation_nll).epsilon(1e-12));
+  CHECK(kept_last > kept_best + 0.1);
 }
 
 TEST_CASE("jitter makes the model fit the data convolved with the noise", "[train]") {

@@ -78,7 +78,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"separate", "shared"}));
   train_cmd->add_option("--batch", o.batch, "minibatch size (default 64)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--epochs", o.epochs, "epochs (default 300)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 0: the averaged parameters of the last epoch)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 0)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_flag("--keep-last", o.keep_last, "save the last epoch's (averaged) parameters instead of those of the best validation epoch");
   train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3)");
   train_cmd->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));
   train_cmd->add_option("--weight-decay", o.weight_decay, "weight decay (default 1e-2)");

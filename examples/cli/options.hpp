@@ -54,6 +54,7 @@ struct Options {
   std::string out, model_path, in_path, checkpoint_dir;
   long long samples = 1000, checkpoint_every = 1;
   bool resume = false;
+  bool keep_last = false;  ///< save the last epoch's parameters, not the best validation epoch's
 
   /// What defines a training run; a resumed run must match its checkpoint's.
   nlohmann::json training_config() const {
@@ -65,7 +66,8 @@ struct Options {
             {"activation", activation}, {"conditioner", conditioner}, {"optimizer", optimizer}, {"precision", precision},
             {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
-            {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter}};
+            {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter},
+            {"keep_last", keep_last}};
   }
 };
 

@@ -40,6 +40,7 @@ int train_command(const Options& o) {
   options.epochs = static_cast<Index>(o.epochs);
   options.batch_size = static_cast<Index>(o.batch);
   options.patience = split.validation.rows() > 0 ? static_cast<Index>(o.patience) : 0;
+  options.keep_best = !o.keep_last;
   options.seed = o.seed + 2;
   options.clip_norm = o.clip;
   options.threads = static_cast<int>(o.threads);
@@ -63,8 +64,11 @@ int train_command(const Options& o) {
   const double train_nll = mean_negative_log_likelihood(flow, Matrix<S>(split.train.cast<S>()));
   const double val_nll = split.validation.rows() ? mean_negative_log_likelihood(flow, Matrix<S>(split.validation.cast<S>())) : NAN;
   const double test_nll = split.test.rows() ? mean_negative_log_likelihood(flow, Matrix<S>(split.test.cast<S>())) : NAN;
-  std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f\n", format_nll(train_nll).c_str(),
-              format_nll(val_nll).c_str(), format_nll(test_nll).c_str(), result.seconds);
+  // Which parameters were saved: the last epoch's, or the best validation epoch's when clearly better.
+  const bool last = result.history.empty() || result.kept_epoch == result.history.back().epoch;
+  const std::string kept = std::to_string(result.kept_epoch) + (last ? " (last)" : " (best validation)");
+  std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f kept_epoch=%s\n", format_nll(train_nll).c_str(),
+              format_nll(val_nll).c_str(), format_nll(test_nll).c_str(), result.seconds, kept.c_str());
   return 0;
 }
 

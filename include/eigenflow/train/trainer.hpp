@@ -60,6 +60,13 @@ struct TrainOptions {
   Index epochs = 100;
   Index batch_size = 256;  ///< 0: the whole training set in one batch
   Index patience = 0;      ///< epochs without validation improvement before stopping; 0: off
+  /// With validation data and no early stopping: end with the best validation epoch's
+  /// parameters when they beat the last epoch's by more than two standard errors of the
+  /// paired per-point difference on the validation set, the last epoch's otherwise (a
+  /// noisy argmin would often pick a worse model); never a clearly worse model than the
+  /// best one seen. With early stopping the best epoch's are always kept. false: the last
+  /// epoch's (averaged) parameters.
+  bool keep_best = true;
   std::uint64_t seed = 0;  ///< minibatch order
   double clip_norm = 0;    ///< gradient-norm clipping; 0: off
   std::optional<LearningRateSchedule> schedule;  ///< per optimizer step
@@ -86,6 +93,7 @@ struct TrainResult {
   std::vector<EpochReport> history;
   Index best_epoch = 0;
   double best_validation_nll = std::numeric_limits<double>::quiet_NaN();  ///< the training NLL without validation data
+  Index kept_epoch = 0;  ///< the epoch whose parameters the flow ends with
   bool stopped_early = false;
   double seconds = 0;
   long long steps = 0;
@@ -272,8 +280,22 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
       break;
     }
   }
-  if (options.patience > 0) detail::restore(parameters, best);
-  else if (averaging) detail::restore(parameters, average);
+  if (averaging) detail::restore(parameters, average);
+  result.kept_epoch = result.history.empty() ? first_epoch - 1 : result.history.back().epoch;
+  if (validating && options.patience > 0) {
+    detail::restore(parameters, best);
+    result.kept_epoch = result.best_epoch;
+  } else if (validating && options.keep_best && result.best_epoch != result.kept_epoch && result.best_epoch > 0) {
+    const ColumnVector<S> last_log_p = flow.log_prob(validation_data);
+    std::vector<Matrix<S>> last = detail::snapshot(parameters);
+    detail::restore(parameters, best);
+    const Eigen::ArrayXd gain = (flow.log_prob(validation_data) - last_log_p).template cast<double>().array();
+    const double mean_gain = gain.mean();
+    const double standard_error = std::sqrt((gain - mean_gain).square().sum() / std::max<double>(1, double(gain.size() - 1)) /
+                                            double(gain.size()));
+    if (mean_gain > 2 * standard_error) result.kept_epoch = result.best_epoch;
+    else detail::restore(parameters, last);
+  }
   result.seconds = elapsed();
   return result;
 }
