@@ -14,21 +14,27 @@
 
 namespace eigenflow {
 
+namespace detail {
+/// The inverse of perm (inverse[perm[j]] = j), after checking that perm holds each of 0..D−1 once.
+inline std::vector<Index> inverse_permutation(const std::vector<Index>& perm, const std::string& where) {
+  require_positive_dim(where.c_str(), static_cast<Index>(perm.size()));
+  std::vector<Index> inverse(perm.size(), -1);
+  for (std::size_t j = 0; j < perm.size(); ++j) {
+    const Index p = perm[j];
+    if (p < 0 || p >= static_cast<Index>(perm.size()) || inverse[static_cast<std::size_t>(p)] >= 0)
+      throw ValueError(where + ": entry " + std::to_string(j) + " is " + std::to_string(p) + ", but perm must hold each of 0.." +
+                       std::to_string(perm.size() - 1) + " exactly once");
+    inverse[static_cast<std::size_t>(p)] = static_cast<Index>(j);
+  }
+  return inverse;
+}
+}  // namespace detail
+
 template <class S>
 class Permutation : public LayerBase<Permutation<S>, S> {
  public:
-  explicit Permutation(std::vector<Index> perm) : perm_(std::move(perm)), inverse_perm_(perm_.size()) {
-    detail::require_positive_dim("Permutation", static_cast<Index>(perm_.size()));
-    std::vector<bool> seen(perm_.size(), false);
-    for (std::size_t j = 0; j < perm_.size(); ++j) {
-      const Index p = perm_[j];
-      if (p < 0 || p >= static_cast<Index>(perm_.size()) || seen[static_cast<std::size_t>(p)])
-        throw ValueError("Permutation: entry " + std::to_string(j) + " is " + std::to_string(p) +
-                         ", but perm must hold each of 0.." + std::to_string(perm_.size() - 1) + " exactly once");
-      seen[static_cast<std::size_t>(p)] = true;
-      inverse_perm_[static_cast<std::size_t>(p)] = static_cast<Index>(j);
-    }
-  }
+  explicit Permutation(std::vector<Index> perm)
+      : perm_(std::move(perm)), inverse_perm_(detail::inverse_permutation(perm_, "Permutation")) {}
 
   /// The coordinates in reverse order.
   static Permutation reverse(Index dim) {

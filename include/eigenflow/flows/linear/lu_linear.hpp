@@ -29,6 +29,7 @@
 #include "eigenflow/autodiff/solve_ops.hpp"
 #include "eigenflow/core/random.hpp"
 #include "eigenflow/flows/layer.hpp"
+#include "eigenflow/flows/permutation.hpp"
 
 namespace eigenflow {
 
@@ -53,18 +54,8 @@ class LuLinear : public LayerBase<LuLinear<S>, S> {
   /// part used), upper (strictly upper part used), sign (±1) and log|s|.
   LuLinear(std::vector<Index> perm, const Matrix<S>& lower, const Matrix<S>& upper, const RowVector<S>& sign,
            const RowVector<S>& log_abs_s)
-      : perm_(std::move(perm)), inverse_perm_(perm_.size()), sign_(sign) {
+      : perm_(std::move(perm)), inverse_perm_(detail::inverse_permutation(perm_, "LuLinear")), sign_(sign) {
     const Index d = static_cast<Index>(perm_.size());
-    detail::require_positive_dim("LuLinear", d);
-    std::vector<bool> seen(perm_.size(), false);
-    for (std::size_t i = 0; i < perm_.size(); ++i) {
-      const Index p = perm_[i];
-      if (p < 0 || p >= d || seen[static_cast<std::size_t>(p)])
-        throw ValueError("LuLinear: perm must hold each of 0.." + std::to_string(d - 1) + " exactly once; entry " +
-                         std::to_string(i) + " is " + std::to_string(p));
-      seen[static_cast<std::size_t>(p)] = true;
-      inverse_perm_[static_cast<std::size_t>(p)] = static_cast<Index>(i);
-    }
     if (lower.rows() != d || lower.cols() != d || upper.rows() != d || upper.cols() != d || sign.cols() != d ||
         log_abs_s.cols() != d)
       throw ShapeError("LuLinear: lower and upper must be " + std::to_string(d) + "x" + std::to_string(d) +
