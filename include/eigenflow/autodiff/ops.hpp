@@ -139,6 +139,16 @@ Var<Scalar> scale(const Var<Scalar>& x, Scalar factor) { return affine(x, factor
 template <class Scalar>
 Var<Scalar> add_scalar(const Var<Scalar>& x, Scalar offset) { return affine(x, Scalar(1), offset); }
 
+// A Var with a plain matrix (a mean, a precision matrix): the matrix enters the tape as a constant leaf.
+template <class Scalar> Var<Scalar> add(const Var<Scalar>& a, const Matrix<Scalar>& b) { return add(a, a.tape().constant(b)); }
+template <class Scalar> Var<Scalar> add(const Matrix<Scalar>& a, const Var<Scalar>& b) { return add(b.tape().constant(a), b); }
+template <class Scalar> Var<Scalar> sub(const Var<Scalar>& a, const Matrix<Scalar>& b) { return sub(a, a.tape().constant(b)); }
+template <class Scalar> Var<Scalar> sub(const Matrix<Scalar>& a, const Var<Scalar>& b) { return sub(b.tape().constant(a), b); }
+template <class Scalar> Var<Scalar> mul(const Var<Scalar>& a, const Matrix<Scalar>& b) { return mul(a, a.tape().constant(b)); }
+template <class Scalar> Var<Scalar> mul(const Matrix<Scalar>& a, const Var<Scalar>& b) { return mul(b.tape().constant(a), b); }
+template <class Scalar> Var<Scalar> div(const Var<Scalar>& a, const Matrix<Scalar>& b) { return div(a, a.tape().constant(b)); }
+template <class Scalar> Var<Scalar> div(const Matrix<Scalar>& a, const Var<Scalar>& b) { return div(b.tape().constant(a), b); }
+
 template <class Scalar> Var<Scalar> operator+(const Var<Scalar>& a, const Var<Scalar>& b) { return add(a, b); }
 template <class Scalar> Var<Scalar> operator-(const Var<Scalar>& a, const Var<Scalar>& b) { return sub(a, b); }
 template <class Scalar> Var<Scalar> operator*(const Var<Scalar>& a, const Var<Scalar>& b) { return mul(a, b); }
@@ -159,6 +169,8 @@ template <class Scalar> Var<Scalar> log1p(const Var<Scalar>& x) { return detail:
 template <class Scalar> Var<Scalar> sqrt(const Var<Scalar>& x) { return detail::unary<fn::Sqrt>(x); }
 template <class Scalar> Var<Scalar> square(const Var<Scalar>& x) { return detail::unary<fn::Square>(x); }
 template <class Scalar> Var<Scalar> abs(const Var<Scalar>& x) { return detail::unary<fn::Abs>(x); }
+template <class Scalar> Var<Scalar> sin(const Var<Scalar>& x) { return detail::unary<fn::Sin>(x); }
+template <class Scalar> Var<Scalar> cos(const Var<Scalar>& x) { return detail::unary<fn::Cos>(x); }
 template <class Scalar> Var<Scalar> tanh(const Var<Scalar>& x) { return detail::unary<fn::Tanh>(x); }
 template <class Scalar> Var<Scalar> sigmoid(const Var<Scalar>& x) { return detail::unary<fn::Sigmoid>(x); }
 template <class Scalar> Var<Scalar> softplus(const Var<Scalar>& x) { return detail::unary<fn::Softplus>(x); }
@@ -241,6 +253,9 @@ Var<Scalar> matmul(const Var<Scalar>& a, const Var<Scalar>& b) {
 }
 
 /// xᵀ.
+template <class Scalar> Var<Scalar> matmul(const Var<Scalar>& a, const Matrix<Scalar>& b) { return matmul(a, a.tape().constant(b)); }
+template <class Scalar> Var<Scalar> matmul(const Matrix<Scalar>& a, const Var<Scalar>& b) { return matmul(b.tape().constant(a), b); }
+
 template <class Scalar>
 Var<Scalar> transpose(const Var<Scalar>& x) {
   Tape<Scalar>& tape = x.tape();
@@ -380,6 +395,23 @@ void row_dot_backward(Tape<Scalar>& tape, std::size_t self) {
   a.adjoint.array() += b.value.array().colwise() * node.adjoint.col(0).array();
   b.adjoint.array() += a.value.array().colwise() * node.adjoint.col(0).array();
 }
+// d‖x_i‖/dx_ij = x_ij/‖x_i‖, taken as 0 at x_i = 0 (a subgradient; sqrt∘square would give 0·∞ = NaN there).
+template <class Scalar>
+void row_norms_backward(Tape<Scalar>& tape, std::size_t self) {
+  auto& node = tape.node(self);
+  auto& input = tape.node(node.input[0]);
+  for (Index i = 0; i < node.value.rows(); ++i)
+    if (node.value(i, 0) > Scalar(0)) input.adjoint.row(i) += (node.adjoint(i, 0) / node.value(i, 0)) * input.value.row(i);
+}
+// d/dx_ij log Σ_k exp(x_ik) = exp(x_ij − y_i), the row's softmax (nothing flows from a row that is −∞ throughout).
+template <class Scalar>
+void row_logsumexp_backward(Tape<Scalar>& tape, std::size_t self) {
+  auto& node = tape.node(self);
+  auto& input = tape.node(node.input[0]);
+  for (Index i = 0; i < node.value.rows(); ++i)
+    if (std::isfinite(node.value(i, 0)))
+      input.adjoint.row(i).array() += node.adjoint(i, 0) * (input.value.row(i).array() - node.value(i, 0)).exp();
+}
 template <class Scalar>
 void gather_columns_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
@@ -439,6 +471,26 @@ Var<Scalar> row_dot(const Var<Scalar>& a, const Var<Scalar>& b) {
   auto& node = tape.push(a.rows(), 1, &detail::row_dot_backward<Scalar>);
   node.input = {a.index(), b.index()};
   node.value = a.value().cwiseProduct(b.value()).rowwise().sum();
+  return tape.last();
+}
+
+/// Each row's Euclidean norm ‖x_i‖ (N x 1), with gradient 0 at the origin.
+template <class Scalar>
+Var<Scalar> row_norms(const Var<Scalar>& x) {
+  Tape<Scalar>& tape = x.tape();
+  auto& node = tape.push(x.rows(), 1, &detail::row_norms_backward<Scalar>);
+  node.input[0] = x.index();
+  node.value = x.value().rowwise().norm();
+  return tape.last();
+}
+
+/// Each row's log Σ_j exp(x_ij) (N x 1), computed without overflow.
+template <class Scalar>
+Var<Scalar> row_logsumexp(const Var<Scalar>& x) {
+  Tape<Scalar>& tape = x.tape();
+  auto& node = tape.push(x.rows(), 1, &detail::row_logsumexp_backward<Scalar>);
+  node.input[0] = x.index();
+  detail::row_logsumexp_into(node.value, x.value());
   return tape.last();
 }
 

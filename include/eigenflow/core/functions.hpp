@@ -56,6 +56,16 @@ struct Abs {
   template <class S> static S derivative(S x, S) { return x > S(0) ? S(1) : (x < S(0) ? S(-1) : S(0)); }
 };
 
+struct Sin {
+  template <class S> static S value(S x) { return std::sin(x); }
+  template <class S> static S derivative(S x, S) { return std::cos(x); }
+};
+
+struct Cos {
+  template <class S> static S value(S x) { return std::cos(x); }
+  template <class S> static S derivative(S x, S) { return -std::sin(x); }
+};
+
 struct Tanh {
   template <class S> static S value(S x) { return std::tanh(x); }
   template <class S> static S derivative(S, S y) { return S(1) - y * y; }
@@ -79,8 +89,9 @@ struct Softplus {
   template <class S> static S derivative(S x, S) { return Sigmoid::value(x); }
 };
 
+/// max(x, 0), but NaN stays NaN (a comparison-based max would hide it from the finiteness checks).
 struct Relu {
-  template <class S> static S value(S x) { return x > S(0) ? x : S(0); }
+  template <class S> static S value(S x) { return x <= S(0) ? S(0) : x; }
   template <class S> static S derivative(S x, S) { return x > S(0) ? S(1) : S(0); }
 };
 

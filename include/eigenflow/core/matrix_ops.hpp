@@ -5,6 +5,7 @@
 // from core/broadcast.hpp: both paths share them.
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,16 @@ void linear_into(Matrix<Scalar>& out, const Matrix<Scalar>& x, const Matrix<Scal
   gemm_bias(out, x, false, weight, true, bias, relu);
 }
 
+/// out (N x 1, sized by the caller) = log Σ_j exp(x_ij), with the row maximum taken out first.
+template <class Scalar>
+void row_logsumexp_into(Matrix<Scalar>& out, const Matrix<Scalar>& x) {
+  if (x.cols() == 0) throw ShapeError("row_logsumexp: a matrix without columns");
+  for (Index i = 0; i < x.rows(); ++i) {
+    const Scalar top = x.row(i).maxCoeff();
+    out(i, 0) = std::isinf(top) ? top : top + std::log((x.row(i).array() - top).exp().sum());
+  }
+}
+
 }  // namespace detail
 
 template <class Scalar> Matrix<Scalar> add(const Matrix<Scalar>& a, const Matrix<Scalar>& b) { return detail::binary<detail::BinaryKind::add>("add", a, b); }
@@ -65,6 +76,8 @@ template <class Scalar> Matrix<Scalar> log1p(const Matrix<Scalar>& x) { return d
 template <class Scalar> Matrix<Scalar> sqrt(const Matrix<Scalar>& x) { return detail::unary<fn::Sqrt>(x); }
 template <class Scalar> Matrix<Scalar> square(const Matrix<Scalar>& x) { return detail::unary<fn::Square>(x); }
 template <class Scalar> Matrix<Scalar> abs(const Matrix<Scalar>& x) { return detail::unary<fn::Abs>(x); }
+template <class Scalar> Matrix<Scalar> sin(const Matrix<Scalar>& x) { return detail::unary<fn::Sin>(x); }
+template <class Scalar> Matrix<Scalar> cos(const Matrix<Scalar>& x) { return detail::unary<fn::Cos>(x); }
 template <class Scalar> Matrix<Scalar> tanh(const Matrix<Scalar>& x) { return detail::unary<fn::Tanh>(x); }
 template <class Scalar> Matrix<Scalar> sigmoid(const Matrix<Scalar>& x) { return detail::unary<fn::Sigmoid>(x); }
 template <class Scalar> Matrix<Scalar> softplus(const Matrix<Scalar>& x) { return detail::unary<fn::Softplus>(x); }
@@ -142,6 +155,18 @@ template <class Scalar>
 Matrix<Scalar> row_dot(const Matrix<Scalar>& a, const Matrix<Scalar>& b) {
   if (!detail::same_shape(a, b)) detail::throw_shape_mismatch("row_dot", a, b);
   return a.cwiseProduct(b).rowwise().sum();
+}
+
+/// Each row's Euclidean norm ‖x_i‖ (N x 1).
+template <class Scalar>
+Matrix<Scalar> row_norms(const Matrix<Scalar>& x) { return x.rowwise().norm(); }
+
+/// Each row's log Σ_j exp(x_ij) (N x 1), shifted by the row maximum so nothing overflows.
+template <class Scalar>
+Matrix<Scalar> row_logsumexp(const Matrix<Scalar>& x) {
+  Matrix<Scalar> out(x.rows(), 1);
+  detail::row_logsumexp_into(out, x);
+  return out;
 }
 
 template <class Scalar>

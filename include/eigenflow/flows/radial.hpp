@@ -2,6 +2,7 @@
 //   r = ‖x − z0‖,  h = 1/(α + r)
 //   forward  z = x + β·h·(x − z0)
 //   log|det ∂z/∂x| = (D−1)·log(1 + βh) + log(1 + βh + βh′r) = (D−1)·log1p(β/(α+r)) + log1p(βα/(α+r)²)
+// r comes from row_norms, whose gradient at x = z0 is the subgradient 0 (not NaN).
 // Constraints: α = softplus(α_raw) > 0 and β = −α + softplus(β_raw) > −α,
 // which keep both log arguments positive and the map invertible.
 //
@@ -51,7 +52,7 @@ class Radial : public LayerBase<Radial<S>, S> {
   std::pair<typename C::Value, typename C::Value> forward_math(C& context, const typename C::Value& x) const {
     const auto [alpha, beta] = constrained(context);
     const auto offset = sub(x, context.param(z0_));
-    const auto denominator = add(alpha, sqrt(row_sums(square(offset))));  // α + r
+    const auto denominator = add(alpha, row_norms(offset));  // α + r
     auto z = add(x, mul(div(beta, denominator), offset));
     return {std::move(z), log_det(alpha, beta, denominator)};
   }
@@ -61,7 +62,7 @@ class Radial : public LayerBase<Radial<S>, S> {
     const auto [alpha, beta] = constrained(context);
     const auto z0 = context.param(z0_);
     const auto offset = sub(z, z0);
-    const auto rho = sqrt(row_sums(square(offset)));
+    const auto rho = row_norms(offset);
     const auto solved = context.constant(solve_radius(value_of(rho), value_of(alpha)(0, 0), value_of(beta)(0, 0)));
     // One recorded Newton step on g(r) = r + βr/(α + r) − ρ, g′(r) = 1 + βα/(α + r)².
     const auto solved_denominator = add(alpha, solved);
