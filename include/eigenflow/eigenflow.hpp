@@ -80,4 +80,9 @@
 #include "eigenflow/train/progress.hpp"
 #include "eigenflow/train/trainer.hpp"
 
+#include "eigenflow/vi/importance.hpp"
+#include "eigenflow/vi/reverse_kl.hpp"
+#include "eigenflow/vi/target.hpp"
+#include "eigenflow/vi/targets.hpp"
+
 #include "eigenflow/prebuilt.hpp"

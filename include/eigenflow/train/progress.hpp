@@ -1,6 +1,7 @@
-// A progress line for training: epoch, train NLL, validation NLL, steps/s and
-// ETA. On a terminal it redraws one line in place; otherwise (logs, CI) it
-// prints plain lines at most every `interval_seconds`, plus the last epoch.
+// A progress line for training (epoch, train NLL, validation NLL, steps/s,
+// ETA) and for variational fits (step, ELBO, β, steps/s, ETA). On a terminal
+// it redraws one line in place; otherwise (logs, CI) it prints plain lines at
+// most every `interval_seconds`, plus the first and the last report.
 #pragma once
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "eigenflow/train/trainer.hpp"
+#include "eigenflow/vi/reverse_kl.hpp"
 
 namespace eigenflow {
 
@@ -18,14 +20,20 @@ class ProgressPrinter {
       : stream_(stream), terminal_(::isatty(::fileno(stream)) != 0), interval_(interval_seconds) {}
 
   bool operator()(const EpochReport& report) {
-    const bool last = report.epoch == report.epochs;
-    if (!terminal_ && !last && report.seconds - last_printed_ < interval_ && report.epoch != 1) return true;
-    last_printed_ = report.seconds;
+    if (!due(report.seconds, report.epoch == 1 || report.epoch == report.epochs)) return true;
     char validation[32] = "-";
     if (!std::isnan(report.validation_nll)) std::snprintf(validation, sizeof validation, "%.4f", report.validation_nll);
-    std::fprintf(stream_, "%sepoch %lld/%lld  train_nll %.4f  val_nll %s  %.0f steps/s  eta %.1fs%s",
-                 terminal_ ? "\r\033[K" : "", static_cast<long long>(report.epoch), static_cast<long long>(report.epochs),
-                 report.train_nll, validation, report.steps_per_second, report.eta_seconds, terminal_ ? "" : "\n");
+    std::fprintf(stream_, "%sepoch %lld/%lld  train_nll %.4f  val_nll %s  %.0f steps/s  eta %.1fs%s", start(),
+                 static_cast<long long>(report.epoch), static_cast<long long>(report.epochs), report.train_nll, validation,
+                 report.steps_per_second, report.eta_seconds, end());
+    std::fflush(stream_);
+    return true;
+  }
+
+  bool operator()(const FitReport& report) {
+    if (!due(report.seconds, report.step == report.steps)) return true;
+    std::fprintf(stream_, "%sstep %lld/%lld  elbo %.4f  beta %.3f  %.0f steps/s  eta %.1fs%s", start(), report.step, report.steps,
+                 report.elbo, report.beta, report.steps_per_second, report.eta_seconds, end());
     std::fflush(stream_);
     return true;
   }
@@ -36,6 +44,14 @@ class ProgressPrinter {
   }
 
  private:
+  bool due(double seconds, bool always) {
+    if (!terminal_ && !always && seconds - last_printed_ < interval_) return false;
+    last_printed_ = seconds;
+    return true;
+  }
+  const char* start() const { return terminal_ ? "\r\033[K" : ""; }
+  const char* end() const { return terminal_ ? "" : "\n"; }
+
   std::FILE* stream_;
   bool terminal_;
   double interval_;
