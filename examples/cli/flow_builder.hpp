@@ -3,7 +3,8 @@
 //   leaky-realnvp  L blocks of [LeakyReLU, affine coupling] (seed 000)
 //   nice           L additive couplings and a learnable diagonal Gaussian base (the NICE scaling)
 //   glow           L blocks of [ActNorm, LU-parameterised linear map, affine coupling] (Kingma & Dhariwal 2018)
-//   planar/radial  L planar or radial layers
+//   planar/radial  L planar or radial layers; for variational inference (sampling = true) in the
+//                  sampling direction, Rezende & Mohamed's z_k = z_{k−1} + u·h(wᵀz_{k−1} + b)
 //   maf            L masked autoregressive layers, affine (Papamakarios et al. 2017)
 //   iaf            L inverted MAF layers: one-pass sampling, D-pass density (Kingma et al. 2016)
 //   nsf            L rational-quadratic spline couplings, alternating masks (Durkan et al. 2019, NSF-C)
@@ -34,9 +35,11 @@ struct FlowSpec {
   std::string order = "reverse";       ///< maf, iaf, nsf-ar: natural | reverse | random
   std::string mix = "none";            ///< between coupling or autoregressive layers: none | permute | lu
   bool actnorm = false;                ///< an ActNorm before each coupling or autoregressive layer
+  bool sampling = false;               ///< planar, radial: place them in the sampling direction (Inverted)
 
   /// Layers and hidden width when not given: measured on two moons (benchmarks/README.md).
   Index default_layers() const {
+    if (sampling && (family == "planar" || family == "radial")) return 32;  // Rezende & Mohamed's K = 32
     if (family == "maf" || family == "iaf" || family == "glow") return 8;
     if (family == "nsf") return 6;
     if (family == "nsf-ar") return 4;
@@ -82,9 +85,11 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
     } else if (spec.family == "nice") {
       flow.append(AdditiveCoupling<S>::make(alternating_mask<S>(dim, parity), shape.hidden, spec.depth, spec.activation, rng));
     } else if (spec.family == "planar") {
-      flow.append(Planar<S>::random(dim, rng));
+      if (spec.sampling) flow.append(Inverted<Planar<S>>(Planar<S>::random(dim, rng)));
+      else flow.append(Planar<S>::random(dim, rng));
     } else if (spec.family == "radial") {
-      flow.append(Radial<S>::random(dim, rng));
+      if (spec.sampling) flow.append(Inverted<Radial<S>>(Radial<S>::random(dim, rng)));
+      else flow.append(Radial<S>::random(dim, rng));
     } else if (spec.family == "nsf") {
       flow.append(SplineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.spline, rng, true));
     } else if (autoregressive) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "animate_command.hpp"
+#include "fit_command.hpp"
 #include "logprob_command.hpp"
 #include "options.hpp"
 #include "plot_command.hpp"
@@ -97,6 +98,25 @@ int run(int argc, char** argv) {
   train_cmd->add_flag("--resume", o.resume, "continue from the checkpoint in --checkpoint DIR")->needs(checkpoint_opt);
   train_cmd->add_option("--out", o.out, "model file to write")->required();
 
+  auto* fit = app.add_subcommand("fit", "variational inference: fit a flow to an unnormalised target density by reverse KL and save it");
+  fit->add_option("--target", o.target, "u1 | u2 | u3 | u4 | banana | funnel | ring")->required()
+      ->check(CLI::IsMember({"u1", "u2", "u3", "u4", "banana", "funnel", "ring"}));
+  fit->add_option("--flow", o.flow.family, "planar | radial (in the sampling direction) | realnvp | nsf | iaf (default planar)")
+      ->check(CLI::IsMember({"planar", "radial", "realnvp", "nsf", "iaf"}));
+  fit->add_option("--layers", o.flow.layers, "number of flow layers (default: planar, radial 32; realnvp 12; iaf 8; nsf 6)")->check(CLI::PositiveNumber);
+  fit->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (realnvp, nsf 32; iaf 64)")->check(CLI::PositiveNumber);
+  fit->add_option("--steps", o.steps, "optimizer steps (default 40000)")->check(CLI::PositiveNumber);
+  fit->add_option("--batch", o.fit_batch, "base samples per step (default 256)")->check(CLI::PositiveNumber);
+  fit->add_option("--lr", o.fit_lr, "Adam learning rate (default 1e-2, cosine-decayed to 1/100 of it)");
+  fit->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));
+  fit->add_option("--anneal", o.anneal, "steps over which the target's weight beta rises from 0.01 to 1, 0 = off (default: half the steps)")
+      ->check(CLI::NonNegativeNumber);
+  fit->add_option("--clip", o.fit_clip, "gradient-norm clipping, 0 = off (default 5)");
+  fit->add_option("--samples", o.fit_samples, "importance samples for the final log Z estimate (default 100000)")->check(CLI::Range(2LL, 100000000LL));
+  fit->add_option("--seed", o.seed, "random seed");
+  fit->add_option("--precision", o.precision, "float | double (default float)")->check(CLI::IsMember({"float", "double"}));
+  fit->add_option("--out", o.out, "model file to write")->required();
+
   auto* logprob = app.add_subcommand("logprob", "log density of points under a model");
   logprob->add_option("--model", o.model_path, "model file")->required();
   logprob->add_option("--in", o.in_path, "CSV of points")->required();
@@ -110,7 +130,9 @@ int run(int argc, char** argv) {
 
   auto* plot = app.add_subcommand("plot", "PNG: data, samples and the model density side by side");
   plot->add_option("--model", o.model_path, "model file")->required();
-  plot->add_option("--data", o.data_path, "CSV of data points to show");
+  auto* plot_data = plot->add_option("--data", o.data_path, "CSV of data points to show");
+  plot->add_option("--target", o.target, "a variational-inference target to show (instead of data): u1 | u2 | u3 | u4 | banana | funnel | ring")
+      ->check(CLI::IsMember({"u1", "u2", "u3", "u4", "banana", "funnel", "ring"}))->excludes(plot_data);
   plot->add_option("--seed", o.seed, "random seed for the samples");
   plot->add_option("--out", o.out, "output PNG")->required();
 
@@ -162,6 +184,10 @@ int run(int argc, char** argv) {
     resolved.flow.activation = parse_activation(o.activation);
     resolved.flow.conditioner = o.conditioner == "shared" ? Conditioner::shared : Conditioner::separate;
     return o.precision == "float" ? train_command<float>(resolved) : train_command<double>(resolved);
+  }
+  if (app.got_subcommand("fit")) {
+    if (fit->count("--flow") == 0) o.flow.family = "planar";
+    return o.precision == "float" ? fit_command<float>(o) : fit_command<double>(o);
   }
   if (app.got_subcommand("logprob")) return with_model(o, [&](const auto& flow) { return logprob_command(o, flow); });
   if (app.got_subcommand("sample")) return with_model(o, [&](const auto& flow) { return sample_command(o, flow); });

@@ -50,6 +50,10 @@ struct Options {
   long long batch = 64, epochs = 300, patience = 0, threads = 1;
   double lr = 3e-3, weight_decay = 1e-2, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
   double average_decay = 0.998, jitter = 0.03;
+  // variational inference (fit); defaults measured on U1–U4 (docs/variational-inference.md)
+  std::string target;
+  long long steps = 40000, fit_batch = 256, anneal = -1, fit_samples = 100000;  ///< anneal −1: steps / 2
+  double fit_lr = 1e-2, fit_clip = 5;
   // files
   std::string out, model_path, in_path, checkpoint_dir;
   long long samples = 1000, checkpoint_every = 1;

@@ -92,6 +92,26 @@ head -c 8 figure.png | od -An -c | grep -q 'P   N   G' && pass || fail "plot wri
 expect_ok "animate" -- "$EIGENFLOW" animate --model model.json --n 200 --out flow.gif
 head -c 6 flow.gif | grep -q GIF89a && pass || fail "animate writes a GIF"
 
+# ---- variational inference --------------------------------------------------------
+for flow in planar radial realnvp nsf iaf; do
+  expect_ok "fit --flow $flow" -- "$EIGENFLOW" fit --target u1 --flow $flow --layers 2 --hidden 8 --steps 200 --samples 2000 --out "vi-$flow.json"
+  grep -Eq '^final elbo=[-0-9.]+ \(se [0-9.]+\) log_z=[-0-9.]+ \(se [0-9.]+\) ess=[0-9.]+ pareto_k=[-0-9.a-z]+ kl=[-0-9.]+ \(log Z 1\.8775, grid\) seconds=[0-9.]+$' out.txt && pass || fail "fit --flow $flow prints the final line: $(cat out.txt)"
+  expect_ok "sample a fitted $flow" -- "$EIGENFLOW" sample --model "vi-$flow.json" --n 40 --out vi-samples.csv
+  expect_ok "logprob under a fitted $flow" -- "$EIGENFLOW" logprob --model "vi-$flow.json" --in vi-samples.csv --out vi-logp.csv
+  [ "$(wc -l <vi-logp.csv)" -eq 41 ] && pass || fail "logprob of $flow's samples"
+done
+expect_ok "plot target | samples | density" -- "$EIGENFLOW" plot --model vi-planar.json --target u1 --out vi.png
+head -c 8 vi.png | od -An -c | grep -q 'P   N   G' && pass || fail "plot --target writes a PNG"
+expect_ok "animate a fitted planar flow" -- "$EIGENFLOW" animate --model vi-planar.json --n 100 --out vi.gif
+# The fit checked from outside: KL(q‖p) = E_q[log q − log p] from `sample` and `logprob`,
+# with U2 written again in awk (log p = −U − log Z, log Z = 2.1087).
+expect_ok "fit u2" -- "$EIGENFLOW" fit --target u2 --steps 4000 --out vi-u2.json
+expect_ok "sample u2's fit" -- "$EIGENFLOW" sample --model vi-u2.json --n 20000 --seed 5 --out u2-samples.csv
+expect_ok "logprob of u2's samples" -- "$EIGENFLOW" logprob --model vi-u2.json --in u2-samples.csv --out u2-logq.csv
+kl=$(paste -d, u2-samples.csv u2-logq.csv | awk -F, 'NR > 1 { pi = atan2(0, -1); w = sin(pi * $1 / 2);
+  u = 0.5 * (($2 - w) / 0.4) ^ 2 + 0.5 * ($1 / 4) ^ 8; s += $3 + u + 2.1087; n++ } END { printf "%.4f", s / n }')
+awk -v kl="$kl" 'BEGIN { exit !(kl > -0.01 && kl < 0.05) }' && pass || fail "u2's fit: KL(q||p) from sample and logprob is $kl, expected in (-0.01, 0.05)"
+
 # ---- checkpoints survive a kill ------------------------------------------------------
 # An uninterrupted run, and the same run killed with SIGKILL mid-way and resumed:
 # the final models must be byte-identical (single thread).
@@ -162,6 +182,11 @@ expect_error "unknown order" 2 "--order" m.json -- "$EIGENFLOW" train --dataset 
 expect_error "an autoregressive flow on 1 column" 1 "dimension >= 2" m.json -- "$EIGENFLOW" train --data one.csv --flow maf --out m.json
 expect_error "output in a missing directory" 1 "does not exist" "" -- "$EIGENFLOW" train --dataset two-moons --out no/such/dir/m.json
 expect_error "no data source" 2 "--dataset" m.json -- "$EIGENFLOW" train --out m.json
+expect_error "unknown target" 2 "--target" v.json -- "$EIGENFLOW" fit --target u9 --out v.json
+expect_error "fit with zero steps" 2 "--steps" v.json -- "$EIGENFLOW" fit --target u1 --steps 0 --out v.json
+expect_error "fit with a negative learning rate" 2 "--lr" v.json -- "$EIGENFLOW" fit --target u1 --lr -1 --out v.json
+expect_error "fit a flow with a learnable base" 2 "--flow" v.json -- "$EIGENFLOW" fit --target u1 --flow nice --out v.json
+expect_error "plot with a target and data" 2 "--target" p.png -- "$EIGENFLOW" plot --model model.json --target u1 --data moons.csv --out p.png
 expect_error "unknown subcommand" 2 "" "" -- "$EIGENFLOW" fly
 
 # an earlier output is not overwritten by a failing run
