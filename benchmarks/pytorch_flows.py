@@ -220,6 +220,53 @@ def autoregressive_stack(kind, d, layers=5, hidden=64, bins=8):
 BLOCKS = 5
 
 
+class Planar(nn.Module):
+    """Rezende & Mohamed (2015) eq. 10-12 in the sampling direction: z' = z + û tanh(wᵀz + b),
+    log|det| = log|1 + ûᵀψ|, ψ = (1 − tanh²)w, û = u + (m(wᵀu) − wᵀu) w/‖w‖², m(a) = −1 + softplus(a)."""
+
+    def __init__(self, d):
+        super().__init__()
+        bound = 1 / math.sqrt(d)
+        self.u = nn.Parameter(torch.empty(d).uniform_(-bound, bound))
+        self.w = nn.Parameter(torch.empty(d).uniform_(-bound, bound))
+        self.b = nn.Parameter(torch.zeros(1))
+
+    def forward(self, z):
+        wu = self.w @ self.u
+        u_hat = self.u + (nn.functional.softplus(wu) - 1 - wu) * self.w / (self.w @ self.w)
+        h = torch.tanh(z @ self.w + self.b)
+        return z + h[:, None] * u_hat, torch.log1p((1 - h * h) * (self.w @ u_hat))
+
+
+def energy_u1(z):
+    """Rezende & Mohamed's U1 (DATASETS.md)."""
+    ring = 0.5 * ((z.norm(dim=1) - 2) / 0.4) ** 2
+    modes = torch.stack([-0.5 * ((z[:, 0] - 2) / 0.6) ** 2, -0.5 * ((z[:, 0] + 2) / 0.6) ** 2], dim=1)
+    return ring - torch.logsumexp(modes, dim=1)
+
+
+def planar_vi_step_seconds(layers, batch, repeats):
+    flows = nn.ModuleList([Planar(2) for _ in range(layers)])
+    opt = torch.optim.Adam(flows.parameters(), lr=1e-2)
+    log_2pi = math.log(2 * math.pi)
+
+    def step():
+        u = torch.randn(batch, 2)
+        log_q = -0.5 * (u * u).sum(1) - log_2pi
+        z = u
+        for layer in flows:
+            z, log_det = layer(z)
+            log_q = log_q - log_det
+        loss = (log_q + energy_u1(z)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for _ in range(20):
+        step()
+    return best_block_seconds(step, repeats)
+
+
 def best_block_seconds(call, repeats):
     """Seconds per call: the best of BLOCKS blocks of repeats // BLOCKS calls. Other
     tenants of the VM add time and never remove it; speed.cpp times the same way."""
@@ -309,6 +356,8 @@ def main():
                     flow = autoregressive_stack(kind, 16)
                     best = min(timed(lambda: flow.sample(10000)) for _ in range(3))
                     print(f"{kind}_sample_d16 {1e4 / best:.0f} points/s")
+    if not suffix and wanted("planar_vi_step"):
+        print(f"planar_vi_step {1e3 * planar_vi_step_seconds(32, 256, 2000):.4f} ms")
     if wanted(f"sgemm{suffix}"):
         print(f"sgemm{suffix} {gemm_gflops(torch.float32):.1f} GFLOP/s")
     if wanted(f"dgemm{suffix}"):

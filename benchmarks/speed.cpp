@@ -15,6 +15,8 @@
 //   scale_realnvp/glow/maf_dD  (only when named: benchmarks/scaling.sh) 4 affine couplings, 4 glow
 //              blocks [ActNorm, LU linear, affine coupling] or 4 MAF layers, conditioners
 //              2 hidden × 64 ReLU, batch 256, D = 2, 8, 32, 128: ms per training step
+//   planar_vi_step  variational inference (issue 15): 32 planar layers in the sampling direction,
+//              reverse KL against U1, batch 256, Adam 1e-2, float32: ms per step
 // Cases with the suffix _2t run the same on two threads (threads over the batch
 // for training, over row chunks for inference, over c's columns for GEMM).
 // Arguments, if any, name the cases to run (e.g. `speed large_epoch` for a profiler).
@@ -211,6 +213,24 @@ int main(int argc, char** argv) {
         const double seconds = seconds_per_call([&] { (void)flow.sample(10000, sample_rng); }, 0, 3, 3);
         std::printf("%s_sample_d16 %.0f points/s\n", kind.c_str(), 1e4 / seconds);
       }
+    }
+    if (threads == 1 && wanted("planar_vi_step")) {
+      FlowStack<float> flow(2);
+      for (int k = 0; k < 32; ++k) flow.append(Inverted<Planar<float>>(Planar<float>::random(2, rng)));
+      const Target<float> target = make_builtin_target<float>("u1");
+      AdamOptions options;
+      options.learning_rate = 1e-2;
+      Adam<float> optimizer(flow.parameters(), options);
+      FitOptions fit;  // the library's loop, timed over 200 steps a call
+      fit.steps = 200;
+      fit.report_every = 200;
+      const double seconds = seconds_per_call(
+          [&] {
+            fit.seed += 1;
+            fit_reverse_kl(flow, optimizer, target, fit);
+          },
+          1, 10);
+      std::printf("planar_vi_step %.4f ms\n", 1e3 * seconds / 200);
     }
     if (threads == 1 && argc > 1) {  // the scaling cases run only when named
       for (const std::string kind : {"realnvp", "glow", "maf"})
