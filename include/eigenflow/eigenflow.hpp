@@ -27,6 +27,7 @@
 
 #include "eigenflow/distributions/base_distribution.hpp"
 #include "eigenflow/distributions/diagonal_gaussian.hpp"
+#include "eigenflow/distributions/full_covariance_gaussian.hpp"
 #include "eigenflow/distributions/standard_normal.hpp"
 
 #include "eigenflow/flows/additive_coupling.hpp"

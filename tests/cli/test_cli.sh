@@ -43,6 +43,7 @@ expect_ok "generate" -- "$EIGENFLOW" generate --dataset two-moons --n 400 --seed
 [ "$(head -1 moons.csv)" = "x0,x1" ] && [ "$(wc -l <moons.csv)" -eq 401 ] && pass || fail "generate writes a header and 400 rows"
 expect_ok "train" -- "$EIGENFLOW" train --data moons.csv --epochs 5 --layers 2 --hidden 8 --out model.json
 grep -Eq '^final train_nll=[-0-9.]+ val_nll=[-0-9.]+ test_nll=[-0-9.]+ seconds=[0-9.]+ kept_epoch=[1-5] \((best validation|last)\)$' out.txt && pass || fail "train prints the final line: $(cat out.txt)"
+grep -Eq '^baseline full-covariance gaussian test_nll=[-0-9.]+ \(flow better by [-0-9.]+ nats\)$' out.txt && pass || fail "train prints the Gaussian baseline: $(cat out.txt)"
 expect_ok "train --keep-last" -- "$EIGENFLOW" train --data moons.csv --epochs 5 --layers 2 --hidden 8 --keep-last --out model_last.json
 grep -Eq 'kept_epoch=5 \(last\)$' out.txt && pass || fail "--keep-last keeps epoch 5: $(cat out.txt)"
 expect_ok "train double, shared conditioner" -- "$EIGENFLOW" train --dataset blobs --n 300 --epochs 2 --precision double --conditioner shared --activation gelu --out model64.json
