@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ int with_model(const Options& o, const Command& command) {
 
 int run(int argc, char** argv) {
   CLI::App app{"eigenflow: normalizing flows"};
+  std::vector<std::string> target_names;  // the built-in targets, as the library lists them
+  for (const auto& info : targets()) target_names.push_back(info.name);
   app.require_subcommand(1);
   Options o;
 
@@ -100,7 +103,7 @@ int run(int argc, char** argv) {
 
   auto* fit = app.add_subcommand("fit", "variational inference: fit a flow to an unnormalised target density by reverse KL and save it");
   fit->add_option("--target", o.target, "u1 | u2 | u3 | u4 | banana | funnel | ring")->required()
-      ->check(CLI::IsMember({"u1", "u2", "u3", "u4", "banana", "funnel", "ring"}));
+      ->check(CLI::IsMember(target_names));
   fit->add_option("--flow", o.flow.family, "planar | radial (in the sampling direction) | realnvp | nsf | iaf (default planar)")
       ->check(CLI::IsMember({"planar", "radial", "realnvp", "nsf", "iaf"}));
   fit->add_option("--layers", o.flow.layers, "number of flow layers (default: planar, radial 32; realnvp 12; iaf 8; nsf 6)")->check(CLI::PositiveNumber);
@@ -132,7 +135,7 @@ int run(int argc, char** argv) {
   plot->add_option("--model", o.model_path, "model file")->required();
   auto* plot_data = plot->add_option("--data", o.data_path, "CSV of data points to show");
   plot->add_option("--target", o.target, "a variational-inference target to show (instead of data): u1 | u2 | u3 | u4 | banana | funnel | ring")
-      ->check(CLI::IsMember({"u1", "u2", "u3", "u4", "banana", "funnel", "ring"}))->excludes(plot_data);
+      ->check(CLI::IsMember(target_names))->excludes(plot_data);
   plot->add_option("--seed", o.seed, "random seed for the samples");
   plot->add_option("--out", o.out, "output PNG")->required();
 

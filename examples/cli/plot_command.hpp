@@ -21,12 +21,10 @@ int plot_command(const Options& o, const FlowStack<S>& flow) {
   std::optional<Matrix<double>> data;
   if (!o.data_path.empty()) data = read_csv(o.data_path, 2).values;
   const Matrix<double>& reference = data ? *data : samples;
+  const TargetInfo* target = o.target.empty() ? nullptr : &target_info(o.target);
   auto [x_low, x_high] = robust_range(reference.col(0));
   auto [y_low, y_high] = robust_range(reference.col(1));
-  if (!o.target.empty()) {
-    const TargetInfo& info = target_info(o.target);
-    x_low = info.box[0], x_high = info.box[1], y_low = info.box[2], y_high = info.box[3];
-  }
+  if (target) x_low = target->box[0], x_high = target->box[1], y_low = target->box[2], y_high = target->box[3];
 
   const Index cells = 160;
   Matrix<double> grid(cells * cells, 2);
@@ -47,19 +45,18 @@ int plot_command(const Options& o, const FlowStack<S>& flow) {
   write_points(scratch.file("samples.dat"), samples);
   if (data) write_points(scratch.file("data.dat"), *data);
   write_density(scratch.file("density.dat"), density);
-  if (!o.target.empty()) {  // exp(−U − log Z), the normalised target
-    const TargetInfo& info = target_info(o.target);
-    write_density(scratch.file("target.dat"), (-make_builtin_target<double>(o.target).energy(grid).array() - info.log_normalizer).exp().matrix());
-  }
+  if (target)  // exp(−U − log Z), the normalised target
+    write_density(scratch.file("target.dat"),
+                  (-make_builtin_target<double>(target->name).energy(grid).array() - target->log_normalizer).exp().matrix());
   char ranges[256];
   std::snprintf(ranges, sizeof ranges, "set xrange [%g:%g]\nset yrange [%g:%g]\n", x_low, x_high, y_low, y_high);
-  const int panels = data || !o.target.empty() ? 3 : 2;
+  const int panels = data || target ? 3 : 2;
   std::string script = "set terminal pngcairo size " + std::to_string(420 * panels) + ",440 font 'Sans,10'\n";
   script += "set output '" + scratch.file("out.png") + "'\n" + ranges;
   script += "set multiplot layout 1," + std::to_string(panels) + "\nset size ratio -1\nunset key\n";
   if (data) script += "set title 'data'\nplot '" + scratch.file("data.dat") + "' with points pt 7 ps 0.25 lc rgb '#1f77b4'\n";
-  if (!o.target.empty())
-    script += "set title 'target " + o.target + "'\nset palette rgb 34,35,36\nunset colorbox\nplot '" + scratch.file("target.dat") + "' with image\n";
+  if (target)
+    script += "set title 'target " + target->name + "'\nset palette rgb 34,35,36\nunset colorbox\nplot '" + scratch.file("target.dat") + "' with image\n";
   script += "set title 'samples from the flow'\nplot '" + scratch.file("samples.dat") + "' with points pt 7 ps 0.25 lc rgb '#d62728'\n";
   script += "set title 'model density'\nset palette rgb 34,35,36\nunset colorbox\nplot '" + scratch.file("density.dat") +
             "' with image\nunset multiplot\n";

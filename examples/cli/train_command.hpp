@@ -17,9 +17,9 @@ inline void print_gaussian_baseline(const DataSplit& split, double train_nll, do
   const bool test = split.test.rows() > 0, validation = split.validation.rows() > 0;
   const char* name = test ? "test_nll" : (validation ? "val_nll" : "train_nll");
   const double flow_nll = test ? test_nll : (validation ? val_nll : train_nll);
+  const Matrix<double>& held_out = test ? split.test : (validation ? split.validation : split.train);
   try {
-    const FullCovarianceGaussian gaussian = FullCovarianceGaussian::fit(split.train);
-    const double nll = gaussian.mean_negative_log_likelihood(test ? split.test : (validation ? split.validation : split.train));
+    const double nll = FullCovarianceGaussian::fit(split.train).mean_negative_log_likelihood(held_out);
     std::printf("baseline full-covariance gaussian %s=%s (flow better by %.4f nats)\n", name, format_nll(nll).c_str(), nll - flow_nll);
     std::fflush(stdout);  // the warning comes after the line it comments on
     if (!(flow_nll < nll))

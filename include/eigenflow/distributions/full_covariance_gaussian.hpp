@@ -29,7 +29,7 @@ class FullCovarianceGaussian {
     const Matrix<double> centred = data.rowwise() - g.mean_;
     g.covariance_ = centred.transpose() * centred / static_cast<double>(n);
     g.cholesky_.compute(g.covariance_);
-    const Eigen::VectorXd diagonal = g.cholesky_.matrixL().toDenseMatrix().diagonal();
+    const Eigen::VectorXd diagonal = g.cholesky_.matrixLLT().diagonal();  // L's diagonal
     // Singular to working precision: a pivot below √ε of the largest (relative variance below ε).
     if (g.cholesky_.info() != Eigen::Success || !(diagonal.minCoeff() > 1.5e-8 * diagonal.maxCoeff()))
       throw ValueError("FullCovarianceGaussian.fit: the covariance is singular (a constant or linearly dependent column)");
