@@ -142,8 +142,8 @@ TEST_CASE("parameter averaging follows its formula and is what validation sees",
 }
 
 TEST_CASE("a run that overfits ends with its best-validation parameters, unless told to keep the last", "[train]") {
-  // (Without early stopping the best epoch replaces the last only when its validation
-  // gain exceeds two paired standard errors; here it does by far.)
+  // (The best epoch replaces the last only when it is clearly better on the validation
+  // set, detail::clearly_better; here it is by far.)
   // 20 training points and a wide stack: validation NLL falls, then rises.
   Random data_rng(21);
   const Matrix<double> data = generate_dataset("two-moons", 20, data_rng, 0.05);
@@ -176,6 +176,32 @@ TEST_CASE("a run that overfits ends with its best-validation parameters, unless 
   CHECK(kept_best == Approx(best_run.best_validation_nll).epsilon(1e-12));
   CHECK(kept_last == Approx(last_run.history.back().validation_nll).epsilon(1e-12));
   CHECK(kept_last > kept_best + 0.1);
+}
+
+TEST_CASE("the best epoch replaces the last only when clearly better, heavy tails or not", "[train]") {
+  // Found on diabetes (sklearn): an early-stopped run kept a last epoch with validation NLL
+  // 120 over a best one of −20, as one point's −5000 inflated the plain standard error.
+  Random rng(23);
+  const Index n = 2000;
+  Eigen::ArrayXd noise(n), better(n), heavy(n), worse(n);
+  for (Index i = 0; i < n; ++i) {
+    noise(i) = rng.normal(0.001, 0.05);  // two near-identical models: keep the last
+    better(i) = rng.normal(0.02, 0.05);  // a small gain far beyond the noise
+    heavy(i) = rng.normal(0.1, 0.05);    // the last model gives three points log p ≈ −1000 ...
+    worse(i) = rng.normal(-0.01, 0.05);
+  }
+  heavy(5) = heavy(500) = heavy(1500) = 1000;  // ... so the mean gain's plain standard error is huge
+  const double mean = heavy.mean();
+  REQUIRE(mean < 2 * std::sqrt((heavy - mean).square().sum() / double(n - 1) / double(n)));  // a plain t-test misses it
+  Eigen::ArrayXd mostly_worse = worse;  // the last model is slightly better on most points, catastrophic on a few
+  mostly_worse(7) = mostly_worse(70) = 2000;
+  CHECK(detail::clearly_better(mostly_worse));
+  CHECK_FALSE(detail::clearly_better(noise));
+  CHECK(detail::clearly_better(better));
+  CHECK(detail::clearly_better(heavy));
+  CHECK_FALSE(detail::clearly_better(worse));
+  CHECK_FALSE(detail::clearly_better(-heavy));
+  CHECK_FALSE(detail::clearly_better(Eigen::ArrayXd()));
 }
 
 TEST_CASE("jitter makes the model fit the data convolved with the noise", "[train]") {
