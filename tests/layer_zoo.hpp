@@ -14,6 +14,9 @@ namespace eigenflow::test {
 struct LayerCase {
   std::string name;
   std::function<std::unique_ptr<Layer<double>>(Index dim, Random& rng)> make;
+  /// A bijection of all of R^D; false for a map from a box (logit), which the tests
+  /// feed only points of its box (every case's box holds [-3, 3]^D).
+  bool whole_space = true;
 };
 
 /// softplus⁻¹(y) = log(expm1(y)): the raw value that softplus maps to y.
@@ -119,6 +122,16 @@ inline std::vector<LayerCase> all_layer_cases() {
        }},
       {"lu_linear", [](Index d, Random& rng) -> L { return std::make_unique<LuLinear<double>>(random_lu_linear(d, rng)); }},
       {"dense_linear", [](Index d, Random& rng) -> L { return std::make_unique<DenseLinear<double>>(random_weight(d, rng)); }},
+      {"logit",
+       [](Index d, Random& rng) -> L {
+         RowVector<double> lo(d), hi(d);
+         for (Index j = 0; j < d; ++j) {
+           lo(j) = rng.uniform(-3.6, -3.2);
+           hi(j) = rng.uniform(3.2, 3.6);
+         }
+         return std::make_unique<Logit<double>>(lo, hi, 0.02);
+       },
+       false},
   };
 }
 

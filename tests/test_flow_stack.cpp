@@ -13,7 +13,8 @@ namespace {
 /// A 2D stack holding every layer type.
 FlowStack<double> every_layer_stack(Random& rng) {
   FlowStack<double> flow(2);
-  for (const auto& layer_case : eigenflow::test::all_layer_cases()) flow.append(layer_case.make(2, rng));
+  for (const auto& layer_case : eigenflow::test::all_layer_cases())
+    if (layer_case.whole_space) flow.append(layer_case.make(2, rng));
   return flow;
 }
 
@@ -35,7 +36,9 @@ double integrate_2d(const Density& log_density, double half_width, Index cells) 
 TEST_CASE("a 2D stack of every layer type has a density that integrates to one", "[flow_stack]") {
   Random rng(1);
   const FlowStack<double> flow = every_layer_stack(rng);
-  REQUIRE(flow.size() == eigenflow::test::all_layer_cases().size());
+  std::size_t whole_space = 0;
+  for (const auto& layer_case : eigenflow::test::all_layer_cases()) whole_space += layer_case.whole_space;
+  REQUIRE(flow.size() == whole_space);
   const double mass = integrate_2d([&](const Matrix<double>& x) { return flow.log_prob(x); }, 12.0, 1200);
   CHECK(mass == Approx(1.0).margin(3e-3));
 }

@@ -2,7 +2,10 @@
 //   f = f_K ∘ … ∘ f_1 (data → latent),  log|det ∂f/∂x| = Σ_k log|det ∂f_k|
 // Layers are applied in the order they were added; inverse runs them backwards.
 // An optional fixed standardisation runs before the first layer, so that
-// densities and samples are in the caller's raw coordinates.
+// densities and samples are in the caller's raw coordinates. A stack may also
+// record which columns hold integers it was fitted to dequantised
+// (flows/dequantization.hpp): log_prob stays the continuous density p, and
+// quantize / dequantized_log_prob give samples and log-masses of P.
 #pragma once
 
 #include <memory>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "eigenflow/distributions/standard_normal.hpp"
+#include "eigenflow/flows/dequantization.hpp"
 #include "eigenflow/flows/flow_methods.hpp"
 #include "eigenflow/flows/standardize.hpp"
 
@@ -26,7 +30,8 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   /// An empty stack (the identity) over R^dim with a standard normal base.
   explicit FlowStack(Index dim) : dim_(dim), base_(std::make_unique<StandardNormal<S>>(dim)) {}
 
-  FlowStack(const FlowStack& other) : dim_(other.dim_), base_(other.base_->clone()), preprocess_(other.preprocess_) {
+  FlowStack(const FlowStack& other)
+      : dim_(other.dim_), base_(other.base_->clone()), preprocess_(other.preprocess_), dequantized_(other.dequantized_) {
     for (const auto& layer : other.layers_) layers_.push_back(layer->clone());
   }
   FlowStack& operator=(const FlowStack& other) {
@@ -64,6 +69,13 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   }
   void clear_preprocess() { preprocess_.reset(); }
   const std::optional<Standardize<S>>& preprocess() const { return preprocess_; }
+
+  /// The integer-valued columns the flow was fitted to dequantised (strictly increasing).
+  void set_dequantized(std::vector<Index> columns) {
+    validate_dequantized_columns("FlowStack::set_dequantized", columns, dim_);
+    dequantized_ = std::move(columns);
+  }
+  const std::vector<Index>& dequantized() const { return dequantized_; }
 
   Index dim() const { return dim_; }
   std::size_t size() const { return layers_.size(); }
@@ -173,6 +185,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   std::unique_ptr<BaseDistribution<S>> base_;
   std::vector<std::unique_ptr<Layer<S>>> layers_;
   std::optional<Standardize<S>> preprocess_;
+  std::vector<Index> dequantized_;
 };
 
 }  // namespace eigenflow

@@ -28,6 +28,7 @@
 #include "eigenflow/flows/linear/linear_io.hpp"
 #include "eigenflow/flows/permutation.hpp"
 #include "eigenflow/flows/planar.hpp"
+#include "eigenflow/flows/preprocessing_io.hpp"
 #include "eigenflow/flows/radial.hpp"
 #include "eigenflow/flows/spline/spline_coupling_io.hpp"
 #include "eigenflow/io/atomic_file.hpp"
@@ -145,6 +146,7 @@ void add_built_in_layers(LayerRegistry<S>& r) {
   add_masked_autoregressive(r);
   add_spline_coupling(r);
   add_linear_family(r);
+  add_preprocessing_maps(r);
 }
 
 }  // namespace detail
@@ -163,6 +165,7 @@ nlohmann::json model_to_json(const FlowStack<S>& flow) {
   if (flow.preprocess())
     out["preprocess"] = {{"shift", detail::to_json_array<S>(flow.preprocess()->shift())},
                          {"scale", detail::to_json_array<S>(flow.preprocess()->scale())}};
+  if (!flow.dequantized().empty()) out["dequantize"] = flow.dequantized();
   const auto& base = flow.base();
   if (const auto* diagonal = dynamic_cast<const DiagonalGaussian<S>*>(&base))
     out["base"] = {{"type", base.type()}, {"mean", detail::to_json_array<S>(diagonal->mean())},
@@ -208,6 +211,14 @@ FlowStack<S> model_from_json(const nlohmann::json& document) {
     for (Index j = 0; j < d; ++j)
       if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
     flow.set_preprocess(shift, scale);
+  }
+  if (root.has("dequantize")) {
+    const detail::JsonReader dequantize = root.field("dequantize");
+    try {
+      flow.set_dequantized(detail::index_array(dequantize));
+    } catch (const ValueError& e) {
+      dequantize.fail(e.what());
+    }
   }
   const detail::JsonReader base = root.field("base");
   const detail::JsonReader base_type = base.field("type");

@@ -1,0 +1,50 @@
+// Model-file entries of the fixed (untrained) maps that bring data into a
+// flow's working range (docs/model-format.md):
+//   {"type": "standardize", "shift": [D], "scale": [D > 0]}
+//   {"type": "logit", "lo": [D], "hi": [D], "alpha": a in [0, 0.5)}
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "eigenflow/flows/logit.hpp"
+#include "eigenflow/flows/standardize.hpp"
+#include "eigenflow/io/layer_registry.hpp"
+
+namespace eigenflow::detail {
+
+template <class S>
+void add_preprocessing_maps(LayerRegistry<S>& registry) {
+  registry.add(
+      "standardize",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const JsonReader scale_field = in.field("scale");
+        const RowVector<S> scale = scale_field.row_vector<S>(dim);
+        for (Index j = 0; j < dim; ++j)
+          if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
+        return std::make_unique<Standardize<S>>(in.field("shift").row_vector<S>(dim), scale);
+      },
+      [](const Layer<S>& layer) {
+        const auto& standardize = layer_as<Standardize<S>>(layer);
+        return nlohmann::json{{"shift", to_json_array<S>(standardize.shift())}, {"scale", to_json_array<S>(standardize.scale())}};
+      });
+  registry.add(
+      "logit",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const JsonReader alpha_field = in.field("alpha");
+        const double alpha = alpha_field.number();
+        if (!(alpha >= 0 && alpha < 0.5)) alpha_field.fail("alpha must be in [0, 0.5), found " + std::to_string(alpha));
+        try {
+          return std::make_unique<Logit<S>>(in.field("lo").row_vector<S>(dim), in.field("hi").row_vector<S>(dim), static_cast<S>(alpha));
+        } catch (const ValueError& e) {  // the bounds' own check names the column
+          in.fail(e.what());
+        }
+      },
+      [](const Layer<S>& layer) {
+        const auto& logit = layer_as<Logit<S>>(layer);
+        return nlohmann::json{{"lo", to_json_array<S>(logit.lo())}, {"hi", to_json_array<S>(logit.hi())},
+                              {"alpha", static_cast<double>(logit.alpha())}};
+      });
+}
+
+}  // namespace eigenflow::detail
