@@ -1,7 +1,8 @@
 // CSV files of points: comma-separated, one point per row, an optional
 // header line (a first line with any non-numeric field). Reading checks
-// everything and names the file, line and column of the first problem;
-// writing is atomic and prints numbers so they read back bit-identically.
+// everything and names the file, line and column of the first problem, and
+// streams (at most twice the data's size in memory); writing is atomic and
+// prints numbers so they read back bit-identically.
 #pragma once
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -59,11 +61,27 @@ inline std::string shorten(const std::string& text) {
 
 }  // namespace detail
 
-/// Reads CSV text from a stream; `name` (a file name) prefixes error messages.
-/// columns: expected number of columns (-1: any).
-inline CsvTable read_csv(std::istream& in, const std::string& name, Index columns = -1) {
+/// Called every `every` data rows while a CSV file is read (rows read so far).
+struct CsvProgress {
+  std::function<void(std::size_t rows)> report;
+  std::size_t every = 100000;
+};
+
+/// Reads CSV text from a stream, line by line; `name` (a file name) prefixes error messages.
+/// columns: expected number of columns (-1: any). Values are kept in fixed-size chunks
+/// until the end, so memory peaks at twice the data's own size (chunks + the matrix),
+/// never at the three times a growing vector and its copy would take.
+inline CsvTable read_csv(std::istream& in, const std::string& name, Index columns = -1, const CsvProgress& progress = {}) {
   CsvTable table;
-  std::vector<double> values;
+  constexpr std::size_t chunk_size = std::size_t(1) << 16;
+  std::vector<std::vector<double>> chunks;
+  auto push = [&](double value) {
+    if (chunks.empty() || chunks.back().size() == chunk_size) {
+      chunks.emplace_back();
+      chunks.back().reserve(chunk_size);
+    }
+    chunks.back().push_back(value);
+  };
   std::size_t width = 0, rows = 0, line_number = 0;
   std::string line;
   auto fail = [&](const std::string& message) -> void {
@@ -90,24 +108,32 @@ inline CsvTable read_csv(std::istream& in, const std::string& name, Index column
       if (!detail::parse_number(fields[j], value))
         fail("column " + std::to_string(j + 1) + ": '" + detail::shorten(fields[j]) + "' is not a number");
       if (!std::isfinite(value)) fail("column " + std::to_string(j + 1) + ": non-finite value '" + detail::shorten(fields[j]) + "'");
-      values.push_back(value);
+      push(value);
     }
     ++rows;
+    if (progress.report && progress.every > 0 && rows % progress.every == 0) progress.report(rows);
   }
   if (in.bad()) throw IoError("reading '" + name + "' failed");
   if (rows == 0) throw FormatError(name + ": no data rows" + (table.header.empty() ? " (empty file)" : " (header only)"));
   if (columns >= 0 && width != static_cast<std::size_t>(columns))
     throw FormatError(name + ": expected points with " + std::to_string(columns) + " columns, found " + std::to_string(width));
-  table.values = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-      values.data(), static_cast<Index>(rows), static_cast<Index>(width));
+  table.values.resize(static_cast<Index>(rows), static_cast<Index>(width));
+  std::size_t k = 0;
+  for (auto& chunk : chunks) {
+    for (const double value : chunk) {
+      table.values(static_cast<Index>(k / width), static_cast<Index>(k % width)) = value;
+      ++k;
+    }
+    std::vector<double>().swap(chunk);  // release as we go
+  }
   return table;
 }
 
 /// Reads a CSV file of points; columns: expected number of columns (-1: any).
-inline CsvTable read_csv(const std::string& path, Index columns = -1) {
+inline CsvTable read_csv(const std::string& path, Index columns = -1, const CsvProgress& progress = {}) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError("cannot open '" + path + "'");
-  return read_csv(in, path, columns);
+  return read_csv(in, path, columns, progress);
 }
 
 /// The default header of points: x0, x1, …
