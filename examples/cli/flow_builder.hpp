@@ -25,7 +25,7 @@
 namespace eigenflow::cli {
 
 struct FlowSpec {
-  std::string family = "realnvp";
+  std::string family;  ///< empty: chosen from the data's dimension (train_defaults.hpp)
   Index layers = 0;  ///< 0: the family's default
   Index hidden = 0;  ///< 0: the family's default
   Index depth = 2;

@@ -61,10 +61,12 @@ int run(int argc, char** argv) {
   auto* dataset_opt = train_cmd->add_option("--dataset", o.dataset, "built-in data set");
   auto* data_opt = train_cmd->add_option("--data", o.data_path, "CSV of training points");
   dataset_opt->excludes(data_opt);
+  train_cmd->add_option("--validation-data", o.validation_path, "CSV of validation points (instead of --validation-fraction of the data)");
+  train_cmd->add_option("--test-data", o.test_path, "CSV of test points (instead of --test-fraction of the data)");
   train_cmd->add_option("--n", o.n, "number of points to generate (default 3000)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--noise", o.noise, "noise of the generated set");
   train_cmd->add_option("--dim", o.dim, "dimension of the generated set, where it takes one (mixed-moons: default 8)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | glow | planar | radial | maf | iaf | nsf | nsf-ar")
+  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | glow | planar | radial | maf | iaf | nsf | nsf-ar (default: realnvp for 2D data, nsf beyond)")
       ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "glow", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar"}));
   train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; glow, maf, iaf 8; nsf 6; nsf-ar 4)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf-ar 64)")->check(CLI::PositiveNumber);
@@ -80,15 +82,19 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"relu", "gelu", "gelu_tanh", "tanh", "elu", "silu", "leaky_relu"}));
   train_cmd->add_option("--conditioner", o.conditioner, "separate s and t nets, or one shared net")
       ->check(CLI::IsMember({"separate", "shared"}));
-  train_cmd->add_option("--batch", o.batch, "minibatch size (default 64)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--epochs", o.epochs, "epochs (default 300)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--patience", o.patience, "early-stopping patience in epochs, 0 = off (default 0)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--batch", o.batch, "minibatch size (default 64, doubled up to 512 while an epoch would exceed 500 steps)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--epochs", o.epochs, "epochs (default: 300 for 2D data; beyond 2D about 15000 steps, 30 to 300 epochs)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--patience", o.patience, "early stopping after this many epochs without a better validation NLL, 0 = off (default max(20, epochs/2))")->check(CLI::NonNegativeNumber);
   train_cmd->add_flag("--keep-last", o.keep_last, "save the last epoch's (averaged) parameters instead of those of the best validation epoch");
   train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3)");
   train_cmd->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));
-  train_cmd->add_option("--weight-decay", o.weight_decay, "weight decay (default 1e-2)");
+  train_cmd->add_option("--weight-decay", o.weight_decay, "weight decay (default 1e-2 for 2D data; beyond 2D 1600/N for N training rows, between 0.1 and 1)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--clip", o.clip, "gradient-norm clipping, 0 = off");
-  train_cmd->add_option("--jitter", o.jitter, "noise regularisation: Gaussian noise on training points, in units of each coordinate's standard deviation, 0 = off (default 0.03)");
+  train_cmd->add_option("--jitter", o.jitter, "noise regularisation: Gaussian noise on training points, in units of each coordinate's standard deviation, 0 = off (default 0.03; 0 with --dequantize or --bounded)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_flag("--dequantize", o.dequantize, "every column holds integers: fit the density of x + u, u ~ U[0,1), report bits per dimension; samples are floored back to integers");
+  train_cmd->add_option("--bounded", o.bounded, "LO,HI: the data lie in [LO, HI]; a logit map (saved in the model) carries them to R^D");
+  train_cmd->add_option("--logit-alpha", o.logit_alpha, "with --bounded: the logit's shrink alpha, y = alpha + (1 - 2 alpha)(x - LO)/(HI - LO) (default 1e-3)")
+      ->check(CLI::Range(0.0, 0.499));
   train_cmd->add_option("--average-decay", o.average_decay, "parameter averaging: decay of the moving average, 0 = off (default 0.998)");
   train_cmd->add_option("--optimizer", o.optimizer, "adamw | adam | sgd")->check(CLI::IsMember({"adamw", "adam", "sgd"}));
   train_cmd->add_option("--test-fraction", o.test_fraction, "held-out test share (default 0.1)");
@@ -124,6 +130,8 @@ int run(int argc, char** argv) {
   logprob->add_option("--model", o.model_path, "model file")->required();
   logprob->add_option("--in", o.in_path, "CSV of points")->required();
   logprob->add_option("--out", o.out, "CSV of log densities")->required();
+  logprob->add_option("--draws", o.draws, "dequantized models: uniform draws per point for the estimate of log P (default 16)")->check(CLI::PositiveNumber);
+  logprob->add_option("--seed", o.seed, "dequantized models: random seed of the draws");
 
   auto* sample = app.add_subcommand("sample", "draw points from a model");
   sample->add_option("--model", o.model_path, "model file")->required();
@@ -171,11 +179,11 @@ int run(int argc, char** argv) {
   if (app.got_subcommand("train")) {
     require(!o.dataset.empty() || !o.data_path.empty(), "train needs --dataset NAME or --data FILE.csv");
     require(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number");
-    require(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay must be non-negative");
     require(std::isfinite(o.clip) && o.clip >= 0, "--clip must be non-negative");
     require(o.test_fraction >= 0 && o.test_fraction < 1, "--test-fraction must be in [0, 1)");
     require(o.average_decay >= 0 && o.average_decay < 1, "--average-decay must be in [0, 1)");
-    require(std::isfinite(o.jitter) && o.jitter >= 0, "--jitter must be non-negative");
+    require(std::isfinite(o.weight_decay) && std::isfinite(o.jitter), "--weight-decay and --jitter must be finite");
+    if (!o.bounded.empty()) parse_bounds(o.bounded);
     require(std::isfinite(o.flow.spline.tail_bound) && o.flow.spline.tail_bound > 0, "--tail-bound must be a positive number");
     require(o.validation_fraction >= 0 && o.validation_fraction < 1, "--validation-fraction must be in [0, 1)");
     set_threads(o.threads);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <unistd.h>
 
@@ -39,17 +40,24 @@ inline void require_writable_destination(const std::string& path) {
 struct Options {
   // data
   std::string dataset, data_path;
+  std::string validation_path, test_path;  ///< held-out rows from files instead of from the split
   long long n = 3000;
   std::optional<double> noise;
   std::optional<Index> dim;  ///< for the data sets that take one
   unsigned long long seed = 0;
   // model and training
   FlowSpec flow;
-  // Defaults chosen by measurement on two moons (3000 points, noise 0.05); see benchmarks/README.md.
+  // Defaults chosen by measurement on two moons (3000 points, noise 0.05) and on mixed-moons
+  // at D = 8; see benchmarks/README.md. −1: chosen from the data's size (train_defaults.hpp).
   std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
-  long long batch = 64, epochs = 300, patience = 0, threads = 1;
-  double lr = 3e-3, weight_decay = 1e-2, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
-  double average_decay = 0.998, jitter = 0.03;
+  long long batch = -1, epochs = -1, patience = -1, threads = 1;
+  double lr = 3e-3, weight_decay = -1, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
+  double average_decay = 0.998, jitter = -1;  ///< jitter −1: 0.03, or 0 for dequantised or bounded data
+  // preprocessing inside the model
+  bool dequantize = false;                ///< every column holds integers: add U[0, 1) noise (flows/dequantization.hpp)
+  std::string bounded;                    ///< "LO,HI": a logit map from [LO, HI] (flows/logit.hpp)
+  double logit_alpha = 1e-3;
+  long long draws = 16;                   ///< logprob of a dequantised model: draws per point
   // variational inference (fit); defaults measured on U1–U4 (docs/variational-inference.md)
   std::string target;
   long long steps = 40000, fit_batch = 256, anneal = -1, fit_samples = 100000;  ///< anneal −1: steps / 2
@@ -62,7 +70,7 @@ struct Options {
 
   /// What defines a training run; a resumed run must match its checkpoint's.
   nlohmann::json training_config() const {
-    return {{"dataset", dataset}, {"data", data_path}, {"n", n}, {"noise", noise ? nlohmann::json(*noise) : nlohmann::json()},
+    return {{"dataset", dataset}, {"data", data_path}, {"validation_data", validation_path}, {"test_data", test_path}, {"n", n}, {"noise", noise ? nlohmann::json(*noise) : nlohmann::json()},
             {"dim", dim ? nlohmann::json(*dim) : nlohmann::json()},
             {"seed", seed}, {"flow", flow.family}, {"layers", flow.resolved_layers()}, {"hidden", flow.resolved_hidden()},
             {"depth", flow.depth}, {"bins", flow.spline.bins}, {"tail_bound", flow.spline.tail_bound}, {"order", flow.order},
@@ -71,7 +79,7 @@ struct Options {
             {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
             {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter},
-            {"keep_last", keep_last}};
+            {"keep_last", keep_last}, {"dequantize", dequantize}, {"bounded", bounded}, {"logit_alpha", logit_alpha}};
   }
 };
 
@@ -83,9 +91,35 @@ inline void set_threads(long long threads) {
   Eigen::setNbThreads(static_cast<int>(threads));
 }
 
+/// A CSV file of points, the rows read so far reported on stderr while a large file loads.
+inline Matrix<double> read_points(const std::string& path, Index columns = -1) {
+  CsvProgress progress;
+  bool reported = false;
+  progress.report = [&](std::size_t rows) {
+    std::fprintf(stderr, "\rreading %s: %zu rows", path.c_str(), rows);
+    reported = true;
+  };
+  Matrix<double> values = read_csv(path, columns, progress).values;
+  if (reported)
+    std::fprintf(stderr, "\rread %s: %lld rows of %lld columns\n", path.c_str(), static_cast<long long>(values.rows()),
+                 static_cast<long long>(values.cols()));
+  return values;
+}
+
+/// The training data: a CSV file or a built-in set.
 inline Matrix<double> load_or_generate(const Options& o, Random& rng) {
-  if (!o.data_path.empty()) return read_csv(o.data_path).values;
-  return generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
+  if (o.data_path.empty()) return generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
+  return read_points(o.data_path);
+}
+
+/// "LO,HI" of --bounded as two numbers with LO < HI.
+inline std::pair<double, double> parse_bounds(const std::string& text) {
+  const auto comma = text.find(',');
+  double lo = 0, hi = 0;
+  const bool parsed = comma != std::string::npos && detail::parse_number(detail::trim(text.substr(0, comma)), lo) &&
+                      detail::parse_number(detail::trim(text.substr(comma + 1)), hi);
+  require(parsed && std::isfinite(lo) && std::isfinite(hi) && lo < hi, "--bounded expects LO,HI with LO < HI, found '" + text + "'");
+  return {lo, hi};
 }
 
 template <class S>

@@ -5,8 +5,11 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "options.hpp"
+#include "train_defaults.hpp"
 
 namespace eigenflow::cli {
 
@@ -30,15 +33,91 @@ inline void print_gaussian_baseline(const DataSplit& split, double train_nll, do
   }
 }
 
+/// The data as scalar S without a copy when S is double.
 template <class S>
-int train_command(const Options& o) {
-  require_writable_destination(o.out);
-  Random data_rng(o.seed);
-  const Matrix<double> data = load_or_generate(o, data_rng);
+std::conditional_t<std::is_same_v<S, double>, const Matrix<double>&, Matrix<S>> as_scalar(const Matrix<double>& x) {
+  if constexpr (std::is_same_v<S, double>) return x;
+  else return x.cast<S>();
+}
+
+/// --dequantize and --bounded: refuse data they cannot describe, naming the row and column.
+inline void check_preprocessing_flags(const Options& o, const Matrix<double>& data) {
+  std::vector<Index> all(static_cast<std::size_t>(data.cols()));
+  for (Index j = 0; j < data.cols(); ++j) all[static_cast<std::size_t>(j)] = j;
+  if (o.dequantize) require_integer_columns("--dequantize: the data", data, all);
+  if (o.bounded.empty()) return;
+  const auto [lo, hi] = parse_bounds(o.bounded);
+  const double top = o.dequantize ? hi - 1 : hi;  // x + u with u < 1 must stay below HI
+  for (Index i = 0; i < data.rows(); ++i)
+    for (Index j = 0; j < data.cols(); ++j)
+      if (!(data(i, j) >= lo && data(i, j) <= top))
+        throw ValueError("--bounded " + o.bounded + ": the data's row " + std::to_string(i) + ", column " +
+                         std::to_string(j) + " is " + std::to_string(data(i, j)) + ", outside [" + std::to_string(lo) + ", " +
+                         std::to_string(top) + "]" + (o.dequantize ? " (with --dequantize, x + 1 must not exceed HI)" : ""));
+}
+
+/// A copy of x with U[0, 1) noise on the columns.
+inline Matrix<double> dequantized_copy(Matrix<double> x, const std::vector<Index>& columns, Random& rng) {
+  add_uniform_noise(x, columns, rng);
+  return x;
+}
+
+/// [Logit(lo, hi, α), Standardize fitted to the logits of `train`], then the flow's layers and base.
+template <class S>
+FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double alpha, const Matrix<double>& train) {
+  const Index d = flow.dim();
+  const Logit<S> logit(RowVector<S>::Constant(d, S(lo)), RowVector<S>::Constant(d, S(hi)), S(alpha));
+  const Standardization standardization = Standardization::fit(logit.forward(train.cast<S>()).points.template cast<double>());
+  FlowStack<S> out(d);
+  out.append(logit);
+  out.append(Standardize<S>(standardization.shift.cast<S>(), standardization.scale.cast<S>()));
+  for (std::size_t k = 0; k < flow.size(); ++k) out.append(flow.layer(k).clone());
+  out.set_base(flow.base().clone());
+  return out;
+}
+
+template <class S>
+int train_command(const Options& given) {
+  require_writable_destination(given.out);
+  Random data_rng(given.seed);
+  Matrix<double> data = load_or_generate(given, data_rng);
   detail::require_finite("training data", data);
-  const DataSplit split = split_dataset(data, o.validation_fraction, o.test_fraction, data_rng);
+  check_preprocessing_flags(given, data);
+  require(given.jitter <= 0 || given.bounded.empty(), "--jitter cannot be combined with --bounded: the noise could leave the bounds");
+  const Index dim = data.cols();
+  // Held-out rows from files replace the split's share of them.
+  auto held_out = [&](const std::string& path) {
+    Matrix<double> rows = read_points(path, dim);
+    check_preprocessing_flags(given, rows);
+    return rows;
+  };
+  const bool validation_file = !given.validation_path.empty(), test_file = !given.test_path.empty();
+  DataSplit split = split_dataset(data, validation_file ? 0 : given.validation_fraction, test_file ? 0 : given.test_fraction, data_rng);
+  data.resize(0, 0);  // the split holds the rows now
+  if (validation_file) split.validation = held_out(given.validation_path);
+  if (test_file) split.test = held_out(given.test_path);
   require(split.train.rows() >= 2, "too few training points after the split");
-  const Standardization standardization = Standardization::fit(split.train);
+  const Options o = with_data_defaults(given, split.train.rows(), dim);
+  std::printf("train flow=%s layers=%lld hidden=%lld batch=%lld epochs=%lld patience=%lld weight_decay=%g jitter=%g "
+              "(N=%lld training rows, D=%lld)\n",
+              o.flow.family.c_str(), static_cast<long long>(o.flow.resolved_layers()), static_cast<long long>(o.flow.resolved_hidden()),
+              o.batch, o.epochs, o.patience, o.weight_decay, o.jitter, static_cast<long long>(split.train.rows()),
+              static_cast<long long>(dim));
+  std::fflush(stdout);
+
+  // Dequantised data: the trainer draws fresh noise for every batch; validation, test and the
+  // fits of the standardisation and of the baseline use one fixed draw, so that every NLL
+  // printed is the same one-draw bound on −log P.
+  std::vector<Index> integer_columns;
+  if (o.dequantize)
+    for (Index j = 0; j < dim; ++j) integer_columns.push_back(j);
+  Random noise_rng(o.seed + 3);
+  std::optional<DataSplit> noisy;
+  if (o.dequantize)
+    noisy = DataSplit{dequantized_copy(split.train, integer_columns, noise_rng), dequantized_copy(split.validation, integer_columns, noise_rng),
+                      dequantized_copy(split.test, integer_columns, noise_rng)};
+  const DataSplit& evaluated = noisy ? *noisy : split;
+  const Standardization standardization = Standardization::fit(evaluated.train);
 
   const nlohmann::json config = o.training_config();
   const std::string checkpoint_path = o.checkpoint_dir + "/checkpoint.json";
@@ -51,8 +130,16 @@ int train_command(const Options& o) {
                          (checkpoint->config.contains(key) ? checkpoint->config[key].dump() : "missing") + ")");
   }
   Random model_rng(o.seed + 1);
-  FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, data.cols(), model_rng);
-  if (!checkpoint) flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
+  FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, dim, model_rng);
+  if (!checkpoint) {
+    if (o.bounded.empty()) {
+      flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
+    } else {
+      const auto [lo, hi] = parse_bounds(o.bounded);
+      flow = behind_logit(flow, lo, hi, o.logit_alpha, evaluated.train);
+    }
+    flow.set_dequantized(integer_columns);
+  }
   auto optimizer = make_optimizer<S>(o, flow.parameters());
   if (checkpoint) optimizer->set_state(checkpoint->optimizer_steps, checkpoint->optimizer_state_as<S>());
 
@@ -65,6 +152,7 @@ int train_command(const Options& o) {
   options.clip_norm = o.clip;
   options.threads = static_cast<int>(o.threads);
   options.average_decay = o.average_decay;
+  options.dequantize = integer_columns;
   if (o.jitter > 0) options.jitter = o.jitter * standardization.scale;
   const Index batch = options.batch_size == 0 ? split.train.rows() : std::min<Index>(options.batch_size, split.train.rows());
   const long long steps_per_epoch = (split.train.rows() + batch - 1) / batch;
@@ -77,19 +165,22 @@ int train_command(const Options& o) {
     options.on_checkpoint = [&](const TrainCheckpoint& state) { save_checkpoint(checkpoint_path, config, flow, *optimizer, state); };
   }
 
-  const TrainResult result = train(flow, *optimizer, Matrix<S>(split.train.cast<S>()), Matrix<S>(split.validation.cast<S>()), options);
+  const TrainResult result = train(flow, *optimizer, as_scalar<S>(split.train), as_scalar<S>(evaluated.validation), options);
   progress.finish();
   save_model(o.out, flow);
 
-  const double train_nll = mean_negative_log_likelihood(flow, Matrix<S>(split.train.cast<S>()));
-  const double val_nll = split.validation.rows() ? mean_negative_log_likelihood(flow, Matrix<S>(split.validation.cast<S>())) : NAN;
-  const double test_nll = split.test.rows() ? mean_negative_log_likelihood(flow, Matrix<S>(split.test.cast<S>())) : NAN;
+  auto nll = [&](const Matrix<double>& x) { return x.rows() ? mean_negative_log_likelihood(flow, as_scalar<S>(x)) : NAN; };
+  const double train_nll = nll(evaluated.train), val_nll = nll(evaluated.validation), test_nll = nll(evaluated.test);
   // Which parameters were saved: the last epoch's, or the best validation epoch's when clearly better.
   const bool last = result.history.empty() || result.kept_epoch == result.history.back().epoch;
   const std::string kept = std::to_string(result.kept_epoch) + (last ? " (last)" : " (best validation)");
   std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f kept_epoch=%s\n", format_nll(train_nll).c_str(),
               format_nll(val_nll).c_str(), format_nll(test_nll).c_str(), result.seconds, kept.c_str());
-  print_gaussian_baseline(split, train_nll, val_nll, test_nll);
+  if (o.dequantize)
+    std::printf("bits_per_dim train=%s val=%s test=%s (dequantized: NLL / (D ln 2), a bound on -log2 P per dimension)\n",
+                format_nll(bits_per_dim(train_nll, dim)).c_str(), format_nll(bits_per_dim(val_nll, dim)).c_str(),
+                format_nll(bits_per_dim(test_nll, dim)).c_str());
+  print_gaussian_baseline(evaluated, train_nll, val_nll, test_nll);
   return 0;
 }
 

@@ -113,6 +113,52 @@ kl=$(paste -d, u2-samples.csv u2-logq.csv | awk -F, 'NR > 1 { pi = atan2(0, -1);
   u = 0.5 * (($2 - w) / 0.4) ^ 2 + 0.5 * ($1 / 4) ^ 8; s += $3 + u + 2.1087; n++ } END { printf "%.4f", s / n }')
 awk -v kl="$kl" 'BEGIN { exit !(kl > -0.01 && kl < 0.05) }' && pass || fail "u2's fit: KL(q||p) from sample and logprob is $kl, expected in (-0.01, 0.05)"
 
+# ---- preprocessing in the model, held-out files, data-dependent defaults ---------------
+awk 'BEGIN { srand(7); print "a,b,c"; for (i = 0; i < 600; ++i) printf "%d,%d,%d\n", int(6 * rand()), int(3 + 4 * rand() * rand()), int(10 * rand()) }' >ints.csv
+expect_ok "train --dequantize" -- "$EIGENFLOW" train --data ints.csv --dequantize --epochs 3 --layers 2 --hidden 8 --out deq.json
+grep -Eq '^bits_per_dim train=[0-9.]+ val=[0-9.]+ test=[0-9.]+' out.txt && pass || fail "train --dequantize prints bits per dimension: $(cat out.txt)"
+tr -d ' \n' <deq.json | grep -q '"dequantize":\[0,1,2\]' && pass || fail "the model file records the dequantized columns"
+grep -q '^train flow=nsf .*D=3)' out.txt && pass || fail "beyond 2D the default flow is nsf: $(head -1 out.txt)"
+expect_ok "sample a dequantized model" -- "$EIGENFLOW" sample --model deq.json --n 200 --out deq-samples.csv
+awk -F, 'NR > 1 { for (j = 1; j <= NF; ++j) if ($j != int($j)) bad++ } END { exit bad > 0 }' deq-samples.csv && pass || fail "a dequantized model samples integers"
+expect_ok "logprob of integers under a dequantized model" -- "$EIGENFLOW" logprob --model deq.json --in ints.csv --draws 4 --out deq-logp.csv
+awk 'NR > 1 && !($1 < 0 && $1 > -100) { bad++ } END { exit bad > 0 }' deq-logp.csv && pass || fail "log P of integers is finite and below 0"
+printf 'a,b,c\n1,2,3.5\n' >halves.csv
+expect_error "logprob of a non-integer under a dequantized model" 1 "not an integer" hl.csv -- "$EIGENFLOW" logprob --model deq.json --in halves.csv --out hl.csv
+expect_error "--dequantize on real-valued data" 1 "row 0, column 0" m.json -- "$EIGENFLOW" train --data moons.csv --dequantize --out m.json
+awk 'BEGIN { srand(8); print "p,q"; for (i = 0; i < 500; ++i) { u = rand(); printf "%.6f,%.6f\n", u, u * rand() } }' >unit.csv
+expect_ok "train --bounded" -- "$EIGENFLOW" train --data unit.csv --bounded 0,1 --epochs 3 --layers 2 --hidden 8 --out bounded.json
+tr -d ' \n' <bounded.json | grep -q '"type":"logit"' && pass || fail "a bounded model starts with a logit layer"
+expect_ok "sample a bounded model" -- "$EIGENFLOW" sample --model bounded.json --n 500 --out bounded-samples.csv
+awk -F, 'NR > 1 && ($1 < -0.0011 || $1 > 1.0011 || $2 < -0.0011 || $2 > 1.0011) { bad++ } END { exit bad > 0 }' bounded-samples.csv && pass ||
+  fail "a bounded model's samples stay in [0, 1] widened by alpha"
+printf 'p,q\n0.5,0.5\n0.5,1.2\n' >beyond.csv
+expect_error "logprob outside the bounds" 1 "outside the bounds" bl.csv -- "$EIGENFLOW" logprob --model bounded.json --in beyond.csv --out bl.csv
+expect_error "--bounded with data outside" 1 "outside \[0" m.json -- "$EIGENFLOW" train --data moons.csv --bounded 0,1 --out m.json
+expect_error "--bounded without two numbers" 2 "--bounded" m.json -- "$EIGENFLOW" train --data unit.csv --bounded 1 --out m.json
+expect_error "--bounded with LO >= HI" 2 "--bounded" m.json -- "$EIGENFLOW" train --data unit.csv --bounded 1,0 --out m.json
+expect_error "--jitter with --bounded" 2 "--jitter" m.json -- "$EIGENFLOW" train --data unit.csv --bounded 0,1 --jitter 0.1 --out m.json
+expect_error "--dequantize --bounded without room for x + u" 1 "x + 1 must not exceed" m.json -- "$EIGENFLOW" train --data ints.csv --dequantize --bounded 0,9 --out m.json
+# The best-epoch restore, checked on the saved file: 40 training points and a wide stack
+# overfit; the kept model's validation NLL (logprob on the validation file) is what the
+# final line reports, and clearly below the last epoch's.
+"$EIGENFLOW" generate --dataset two-moons --n 40 --seed 11 --out few.csv
+"$EIGENFLOW" generate --dataset two-moons --n 400 --seed 12 --out val.csv
+overfit=(train --data few.csv --validation-data val.csv --test-fraction 0 --epochs 300 --patience 0 --layers 6 --hidden 64 --jitter 0 --average-decay 0)
+expect_ok "train an overfitting run with a validation file" -- "$EIGENFLOW" "${overfit[@]}" --out best.json
+grep -q 'kept_epoch=[0-9]* (best validation)' out.txt && pass || fail "the overfitting run keeps its best epoch: $(grep final out.txt)"
+reported=$(sed -n 's/^final .*val_nll=\([-0-9.]*\) .*/\1/p' out.txt)
+expect_ok "train the same run keeping the last epoch" -- "$EIGENFLOW" "${overfit[@]}" --keep-last --out last.json
+"$EIGENFLOW" logprob --model best.json --in val.csv --out best-logp.csv
+"$EIGENFLOW" logprob --model last.json --in val.csv --out last-logp.csv
+best_nll=$(awk 'NR > 1 { s -= $1; n++ } END { printf "%.4f", s / n }' best-logp.csv)
+last_nll=$(awk 'NR > 1 { s -= $1; n++ } END { printf "%.4f", s / n }' last-logp.csv)
+awk -v a="$best_nll" -v r="$reported" -v b="$last_nll" 'BEGIN { exit !(a - r < 1e-3 && r - a < 1e-3 && a < b - 0.1) }' && pass ||
+  fail "the saved best model's validation NLL $best_nll should match the reported $reported and beat the last epoch's $last_nll"
+printf '1,2,3\n4,5,6\n' >three.csv
+expect_error "a validation file of the wrong width" 1 "three.csv" m.json -- "$EIGENFLOW" train --data few.csv --validation-data three.csv --out m.json
+expect_error "a test file that does not exist" 1 "cannot open" m.json -- "$EIGENFLOW" train --data few.csv --test-data nowhere.csv --out m.json
+
 # ---- checkpoints survive a kill ------------------------------------------------------
 # An uninterrupted run, and the same run killed with SIGKILL mid-way and resumed:
 # the final models must be byte-identical (single thread).

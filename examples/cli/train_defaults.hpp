@@ -1,0 +1,45 @@
+// The training defaults that depend on the data: its dimension D and the
+// number of training rows N. Every flag the user sets wins; −1 (or 0 for
+// layers and hidden) means "choose". The rule, measured in benchmarks/README.md
+// ("Training defaults"):
+//   batch     64, or N/250 rounded to a power of two for large N (at most 512),
+//             so an epoch stays about 250 steps
+//   epochs    300 for D ≤ 2 (two moons keeps improving to the end); for D ≥ 3 about
+//             15,000 steps in all, between 30 and 300 epochs, because beyond 2D the
+//             validation optimum comes after a fixed number of steps, not epochs
+//   patience  early stopping after max(20, epochs / 2) epochs without a better
+//             validation NLL; the run ends with the best epoch's parameters when they
+//             are clearly better than the last's (TrainOptions::keep_best)
+//   weight decay 1e-2 for D ≤ 2; for D ≥ 3, 1600/N between 0.1 and 1: beyond 2D the
+//             flows memorise their points, and less data needs a stronger pull
+//   flow      realnvp for D ≤ 2 (seeds 000 to 003), nsf for D ≥ 3 (the best of our
+//             flows on mixed-moons and the sklearn sets)
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include "options.hpp"
+
+namespace eigenflow::cli {
+
+inline long long default_batch(Index train_rows) {
+  long long batch = 64;
+  while (batch < 512 && static_cast<double>(train_rows) / static_cast<double>(batch) > 500) batch *= 2;
+  return batch;
+}
+
+/// o with every data-dependent default chosen for N training rows in D dimensions.
+inline Options with_data_defaults(Options o, Index train_rows, Index dim) {
+  const bool beyond_2d = dim >= 3;
+  if (o.batch < 0) o.batch = default_batch(train_rows);
+  const long long steps_per_epoch = (train_rows + o.batch - 1) / o.batch;
+  if (o.epochs < 0) o.epochs = beyond_2d ? std::clamp<long long>((15000 + steps_per_epoch - 1) / steps_per_epoch, 30, 300) : 300;
+  if (o.patience < 0) o.patience = std::max<long long>(20, o.epochs / 2);
+  if (o.weight_decay < 0) o.weight_decay = beyond_2d ? std::clamp(1600.0 / static_cast<double>(train_rows), 0.1, 1.0) : 1e-2;
+  if (o.flow.family.empty()) o.flow.family = beyond_2d ? "nsf" : "realnvp";
+  if (o.jitter < 0) o.jitter = o.dequantize || !o.bounded.empty() ? 0 : 0.03;
+  return o;
+}
+
+}  // namespace eigenflow::cli
