@@ -122,6 +122,15 @@ inline std::vector<LayerCase> all_layer_cases() {
        }},
       {"lu_linear", [](Index d, Random& rng) -> L { return std::make_unique<LuLinear<double>>(random_lu_linear(d, rng)); }},
       {"dense_linear", [](Index d, Random& rng) -> L { return std::make_unique<DenseLinear<double>>(random_weight(d, rng)); }},
+      {"standardize",
+       [](Index d, Random& rng) -> L {
+         RowVector<double> shift(d), scale(d);
+         for (Index j = 0; j < d; ++j) {
+           shift(j) = rng.uniform(-1, 1);
+           scale(j) = rng.uniform(0.5, 2);
+         }
+         return std::make_unique<Standardize<double>>(shift, scale);
+       }},
       {"logit",
        [](Index d, Random& rng) -> L {
          RowVector<double> lo(d), hi(d);
