@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 
+#include "test_support.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -10,6 +12,7 @@
 
 using namespace eigenflow;
 using nlohmann::json;
+using eigenflow::test::model_load_error;
 
 namespace {
 
@@ -62,15 +65,6 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-/// The message of the FormatError a document raises, or "no error".
-std::string load_error(const json& document) {
-  try {
-    model_from_json<double>(document);
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 }  // namespace
 
@@ -120,11 +114,11 @@ TEST_CASE("a truncated model file is refused at every offset", "[io]") {
 TEST_CASE("malformed model documents name the JSON path of the problem", "[io]") {
   Random rng(4);
   const json good = model_to_json(every_saveable_layer<double>(rng));
-  REQUIRE(load_error(good) == "no error");
+  REQUIRE(model_load_error(good) == "no error");
   auto with = [&](const std::function<void(json&)>& change) {
     json document = good;
     change(document);
-    return load_error(document);
+    return model_load_error(document);
   };
   CHECK_THAT(with([](json& d) { d["format"] = "something"; }), Catch::Contains("/format"));
   CHECK_THAT(with([](json& d) { d["version"] = 2; }), Catch::Contains("/version") && Catch::Contains("unsupported"));

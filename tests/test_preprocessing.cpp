@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 
+#include "test_support.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -14,6 +16,7 @@
 
 using namespace eigenflow;
 using nlohmann::json;
+using eigenflow::test::model_load_error;
 
 namespace {
 
@@ -32,15 +35,6 @@ FlowStack<double> gaussian_flow(const RowVector<double>& mean, const RowVector<d
   FlowStack<double> flow(mean.cols());
   flow.set_preprocess(mean, sd);
   return flow;
-}
-
-std::string preprocessing_load_error(const json& document) {
-  try {
-    model_from_json<double>(document);
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 }  // namespace
@@ -259,11 +253,11 @@ TEST_CASE("malformed preprocessing entries name their JSON path", "[preprocessin
   flow.append(Standardize<double>(RowVector<double>::Zero(2), RowVector<double>::Ones(2)));
   flow.set_dequantized({1});
   const json good = model_to_json(flow);
-  REQUIRE(preprocessing_load_error(good) == "no error");
+  REQUIRE(model_load_error(good) == "no error");
   auto with = [&](const std::function<void(json&)>& change) {
     json document = good;
     change(document);
-    return preprocessing_load_error(document);
+    return model_load_error(document);
   };
   CHECK_THAT(with([](json& d) { d["dequantize"] = {2}; }), Catch::Contains("/dequantize") && Catch::Contains("outside [0, 2)"));
   CHECK_THAT(with([](json& d) { d["dequantize"] = {1, 0}; }), Catch::Contains("/dequantize") && Catch::Contains("strictly increasing"));

@@ -1,8 +1,11 @@
-// Helpers shared by the test files: seeded random matrices.
+// Helpers shared by the test files: seeded random matrices, model-file errors.
 #pragma once
 
 #include <eigenflow/core/random.hpp>
 #include <eigenflow/core/types.hpp>
+#include <eigenflow/io/model_file.hpp>
+
+#include <string>
 
 namespace eigenflow::test {
 
@@ -19,6 +22,16 @@ inline Matrix<double> away_from_zero(Random& rng, Index rows, Index cols, double
   for (Index i = 0; i < m.size(); ++i)
     if (rng.uniform() < 0.5) m.data()[i] = -m.data()[i];
   return m;
+}
+
+/// The message of the FormatError a model document raises when loaded in double, or "no error".
+inline std::string model_load_error(const nlohmann::json& document) {
+  try {
+    model_from_json<double>(document);
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 }  // namespace eigenflow::test
