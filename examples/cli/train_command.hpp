@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "options.hpp"
@@ -40,13 +41,15 @@ std::conditional_t<std::is_same_v<S, double>, const Matrix<double>&, Matrix<S>> 
   else return x.cast<S>();
 }
 
+/// The box of --bounded LO,HI, when given.
+using Bounds = std::optional<std::pair<double, double>>;
+
 /// --dequantize and --bounded: refuse data they cannot describe, naming the row and column.
-inline void check_preprocessing_flags(const Options& o, const Matrix<double>& data) {
-  std::vector<Index> all(static_cast<std::size_t>(data.cols()));
-  for (Index j = 0; j < data.cols(); ++j) all[static_cast<std::size_t>(j)] = j;
-  if (o.dequantize) require_integer_columns("--dequantize: the data", data, all);
-  if (o.bounded.empty()) return;
-  const auto [lo, hi] = parse_bounds(o.bounded);
+inline void check_preprocessing_flags(const Options& o, const std::vector<Index>& integer_columns, const Bounds& bounds,
+                                      const Matrix<double>& data) {
+  require_integer_columns("--dequantize: the data", data, integer_columns);
+  if (!bounds) return;
+  const auto [lo, hi] = *bounds;
   const double top = o.dequantize ? hi - 1 : hi;  // x + u with u < 1 must stay below HI
   for (Index i = 0; i < data.rows(); ++i)
     for (Index j = 0; j < data.cols(); ++j)
@@ -79,16 +82,20 @@ FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double
 template <class S>
 int train_command(const Options& given) {
   require_writable_destination(given.out);
+  const Bounds bounds = given.bounded.empty() ? Bounds() : Bounds(parse_bounds(given.bounded));
   Random data_rng(given.seed);
   Matrix<double> data = load_or_generate(given, data_rng);
   detail::require_finite("training data", data);
-  check_preprocessing_flags(given, data);
-  require(given.jitter <= 0 || given.bounded.empty(), "--jitter cannot be combined with --bounded: the noise could leave the bounds");
   const Index dim = data.cols();
+  std::vector<Index> integer_columns;  // --dequantize: every column
+  if (given.dequantize)
+    for (Index j = 0; j < dim; ++j) integer_columns.push_back(j);
+  check_preprocessing_flags(given, integer_columns, bounds, data);
+  require(given.jitter <= 0 || !bounds, "--jitter cannot be combined with --bounded: the noise could leave the bounds");
   // Held-out rows from files replace the split's share of them.
   auto held_out = [&](const std::string& path) {
     Matrix<double> rows = read_points(path, dim);
-    check_preprocessing_flags(given, rows);
+    check_preprocessing_flags(given, integer_columns, bounds, rows);
     return rows;
   };
   const bool validation_file = !given.validation_path.empty(), test_file = !given.test_path.empty();
@@ -108,9 +115,6 @@ int train_command(const Options& given) {
   // Dequantised data: the trainer draws fresh noise for every batch; validation, test and the
   // fits of the standardisation and of the baseline use one fixed draw, so that every NLL
   // printed is the same one-draw bound on −log P.
-  std::vector<Index> integer_columns;
-  if (o.dequantize)
-    for (Index j = 0; j < dim; ++j) integer_columns.push_back(j);
   Random noise_rng(o.seed + 3);
   std::optional<DataSplit> noisy;
   if (o.dequantize)
@@ -132,12 +136,8 @@ int train_command(const Options& given) {
   Random model_rng(o.seed + 1);
   FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, dim, model_rng);
   if (!checkpoint) {
-    if (o.bounded.empty()) {
-      flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
-    } else {
-      const auto [lo, hi] = parse_bounds(o.bounded);
-      flow = behind_logit(flow, lo, hi, o.logit_alpha, evaluated.train);
-    }
+    if (bounds) flow = behind_logit(flow, bounds->first, bounds->second, o.logit_alpha, evaluated.train);
+    else flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
     flow.set_dequantized(integer_columns);
   }
   auto optimizer = make_optimizer<S>(o, flow.parameters());
