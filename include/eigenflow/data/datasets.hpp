@@ -1,6 +1,9 @@
 // The data-set registry: every generator by name, with its defaults and,
 // where one exists, its closed-form log density (for measuring how far a
-// trained model is from the truth: test NLL − entropy).
+// trained model is from the truth: test NLL − entropy). A conditional set
+// (context_dim > 0) writes its context as the last columns of each row; its
+// density is then the conditional log p(x | c) of rows [x | c], and its
+// entropy H(x | c).
 #pragma once
 
 #include <cmath>
@@ -15,6 +18,7 @@
 #include "eigenflow/data/circles.hpp"
 #include "eigenflow/data/ffjord.hpp"
 #include "eigenflow/data/mixed_moons.hpp"
+#include "eigenflow/data/rotated_moons.hpp"
 #include "eigenflow/data/two_moons.hpp"
 
 namespace eigenflow {
@@ -26,6 +30,7 @@ struct DatasetInfo {
   bool has_density;
   Index default_dim = 2;
   bool any_dim = false;  ///< takes a dimension (--dim), at least 3
+  Index context_dim = 0;  ///< the last columns of each row are a context c (conditional sets)
 };
 
 inline const std::vector<DatasetInfo>& datasets() {
@@ -41,6 +46,8 @@ inline const std::vector<DatasetInfo>& datasets() {
       {"circles", "scikit-learn make_circles (factor 0.5) times 3", 0.08, true},
       {"mixed-moons", "two moons and D-2 Gaussian coordinates under a fixed linear mixing (any D >= 3, default 8)", 0.05,
        true, 8, true},
+      {"rotated-moons", "conditional: two moons turned by an angle c ~ U[0, pi) about their centre; rows x1,x2,c", 0.05,
+       true, 3, false, 1},
   };
   return all;
 }
@@ -83,6 +90,7 @@ inline Matrix<double> generate_dataset(const std::string& name, Index n, Random&
   const Index d = detail::resolve_dim(info, dim);
   detail::require_points(n);
   if (name == "mixed-moons") return MixedMoons(n, sd, d).generate(rng);
+  if (name == "rotated-moons") return RotatedMoons(sd).generate(n, rng);
   if (name == "two-moons") return two_moons(n, sd, rng);
   if (name == "blobs") return blobs(n, default_blob_centres(), sd, rng);
   if (name == "boomerang") return boomerang(n, rng);
@@ -116,6 +124,7 @@ inline std::function<ColumnVector<double>(const Matrix<double>&)> dataset_log_de
   if (!info.has_density) throw ValueError("data set '" + name + "' has no closed-form density");
   if (name == "boomerang") return boomerang_log_density;
   if (name == "mixed-moons") return [distribution = MixedMoons(n, sd, d)](const Matrix<double>& x) { return distribution.log_prob(x); };
+  if (name == "rotated-moons") return [distribution = RotatedMoons(sd)](const Matrix<double>& x) { return distribution.log_prob(x); };
   const GaussianMixture2d mixture = *detail::dataset_mixture(name, n, sd);
   return [mixture](const Matrix<double>& x) { return mixture.log_prob(x); };
 }
@@ -129,6 +138,7 @@ inline double dataset_entropy(const std::string& name, Index n, std::optional<do
   const double sd = detail::resolve_noise(dataset_info(name), noise);
   if (name == "mixed-moons")
     return -log_density(MixedMoons(n, sd, detail::resolve_dim(dataset_info(name), dim)).sample(draws, rng)).mean();
+  if (name == "rotated-moons") return RotatedMoons(sd).conditional_entropy(draws, rng);
   const auto mixture = detail::dataset_mixture(name, n, sd);
   const Matrix<double> points = mixture ? mixture->sample(draws, rng) : generate_dataset(name, draws, rng, noise);
   return -log_density(points).mean();
