@@ -17,7 +17,29 @@ struct LayerCase {
   /// A bijection of all of R^D; false for a map from a box (logit), which the tests
   /// feed only points of its box (every case's box holds [-3, 3]^D).
   bool whole_space = true;
+  /// Columns of the context c the layer is conditioned on (0: unconditional). The tests
+  /// pass every conditional case a context and check it, like x, in the same loop.
+  Index context_dim = 0;
 };
+
+/// The context width of the conditional cases.
+inline constexpr Index zoo_context_dim = 2;
+
+/// A layer's four verbs with the case's context, or without one when it has none.
+inline Transformed<double> forward_given(const Layer<double>& layer, const Matrix<double>& x, const Matrix<double>& c) {
+  return c.cols() > 0 ? layer.forward(x, c) : layer.forward(x);
+}
+inline Transformed<double> inverse_given(const Layer<double>& layer, const Matrix<double>& z, const Matrix<double>& c) {
+  return c.cols() > 0 ? layer.inverse(z, c) : layer.inverse(z);
+}
+inline TapedTransformed<double> forward_given(Tape<double>& tape, Layer<double>& layer, const Var<double>& x,
+                                              const Var<double>& c) {
+  return c.value().cols() > 0 ? layer.forward(tape, x, c) : layer.forward(tape, x);
+}
+inline TapedTransformed<double> inverse_given(Tape<double>& tape, Layer<double>& layer, const Var<double>& z,
+                                              const Var<double>& c) {
+  return c.value().cols() > 0 ? layer.inverse(tape, z, c) : layer.inverse(tape, z);
+}
 
 /// softplus⁻¹(y) = log(expm1(y)): the raw value that softplus maps to y.
 inline double inverse_softplus(double y) { return std::log(std::expm1(y)); }
@@ -141,6 +163,50 @@ inline std::vector<LayerCase> all_layer_cases() {
          return std::make_unique<Logit<double>>(lo, hi, 0.02);
        },
        false},
+      // Conditional forms of every layer with a network: its conditioner reads [x-part | c].
+      {"affine_coupling | c (separate, tanh)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<AffineCoupling<double>>(AffineCoupling<double>::make(
+             alternating_mask(d, 1), {12, 2, Activation::tanh, zoo_context_dim}, Conditioner::separate, ScaleActivation::tanh, rng));
+       },
+       true, zoo_context_dim},
+      {"affine_coupling | c (shared)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<AffineCoupling<double>>(AffineCoupling<double>::make(
+             checkerboard_mask(d, 0), {12, 2, Activation::gelu, zoo_context_dim}, Conditioner::shared, ScaleActivation::identity, rng));
+       },
+       true, zoo_context_dim},
+      {"additive_coupling | c",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<AdditiveCoupling<double>>(
+             AdditiveCoupling<double>::make(alternating_mask(d, 0), 12, 2, Activation::silu, rng, false, zoo_context_dim));
+       },
+       true, zoo_context_dim},
+      {"maf | c (affine, random order)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<MaskedAutoregressive<double>>(MaskedAutoregressive<double>::make(
+             d, Transformer::affine(), {12, 2, Activation::tanh, zoo_context_dim}, InputOrder::random, rng));
+       },
+       true, zoo_context_dim},
+      {"iaf | c (inverted maf)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<Inverted<MaskedAutoregressive<double>>>(MaskedAutoregressive<double>::make(
+             d, Transformer::affine(), {12, 2, Activation::gelu, zoo_context_dim}, InputOrder::reverse, rng));
+       },
+       true, zoo_context_dim},
+      {"nsf-ar | c (spline, random hidden degrees)",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<MaskedAutoregressive<double>>(MaskedAutoregressive<double>::make(
+             d, Transformer::rational_quadratic({5, 2.5}), {12, 2, Activation::tanh, zoo_context_dim}, InputOrder::natural, rng,
+             false, HiddenDegrees::random));
+       },
+       true, zoo_context_dim},
+      {"nsf coupling | c",
+       [](Index d, Random& rng) -> L {
+         return std::make_unique<SplineCoupling<double>>(
+             SplineCoupling<double>::make(alternating_mask(d, 0), {12, 2, Activation::tanh, zoo_context_dim}, {6, 2.5}, rng));
+       },
+       true, zoo_context_dim},
   };
 }
 

@@ -204,10 +204,12 @@ TEST_CASE("autoregressive layers round-trip at D = 7 in double and float", "[aut
   }
 }
 
-TEST_CASE("autoregressive layers reject context and dimension mismatches", "[autoregressive]") {
+TEST_CASE("autoregressive layers reject a missing context and dimension mismatches", "[autoregressive]") {
   Random rng(11);
   Made<double> made(input_degrees(3, InputOrder::natural, rng), 2, 1, {8, 1, Activation::relu}, HiddenDegrees::cyclic, rng);
-  CHECK_THROWS_WITH(MaskedAutoregressive<double>(made, Transformer::affine()), Catch::Contains("conditional"));
+  const MaskedAutoregressive<double> conditional(made, Transformer::affine());  // a context of 1: every call needs one
+  CHECK(conditional.context_dim() == 1);
+  CHECK_THROWS_WITH(conditional.forward(Matrix<double>::Zero(4, 3)), Catch::Contains("context of 1 columns; none given"));
   Made<double> wrong_width(input_degrees(3, InputOrder::natural, rng), 3, 0, {8, 1, Activation::relu}, HiddenDegrees::cyclic, rng);
   CHECK_THROWS_WITH(MaskedAutoregressive<double>(wrong_width, Transformer::affine()), Catch::Contains("2 parameters per dimension"));
   CHECK_THROWS_AS(MaskedAutoregressive<double>::make(3, Transformer::rational_quadratic({1, 3.0}), {8, 1, Activation::relu},

@@ -3,7 +3,9 @@
 //   inverse ∘ forward = identity and forward ∘ inverse = identity (1e-10, also at D = 7),
 //   taped passes equal plain ones, and gradients of the taped forward and
 //   inverse with respect to parameters and to the input points match finite
-//   differences. (Integration to one: test_flow_stack; save/load: test_io.)
+//   differences. Conditional cases get a context c in every check, and their
+//   gradients with respect to c are checked too. (Integration to one:
+//   test_flow_stack; save/load: test_io.)
 #include <catch2/catch.hpp>
 
 #include <Eigen/LU>
@@ -17,6 +19,8 @@
 
 using namespace eigenflow;
 using eigenflow::test::all_layer_cases;
+using eigenflow::test::forward_given;
+using eigenflow::test::inverse_given;
 using eigenflow::test::uniform_matrix;
 
 namespace {
@@ -59,12 +63,15 @@ TEST_CASE("every layer's log-det equals log|det J| of its finite-difference Jaco
       Random rng(100 + static_cast<std::uint64_t>(dim));
       const auto layer = layer_case.make(dim, rng);
       const Matrix<double> x = uniform_matrix(rng, 6, dim, -2, 2);
-      const auto forward = layer->forward(x);
-      const auto inverse = layer->inverse(x);
+      const Matrix<double> c = uniform_matrix(rng, 6, layer_case.context_dim, -1.5, 1.5);
+      const auto forward = forward_given(*layer, x, c);
+      const auto inverse = inverse_given(*layer, x, c);
       for (Index i = 0; i < x.rows(); ++i) {
-        const Matrix<double> row = x.row(i);
-        const double fd_forward = finite_difference_log_det([&](const Matrix<double>& p) { return layer->forward(p).points; }, row);
-        const double fd_inverse = finite_difference_log_det([&](const Matrix<double>& p) { return layer->inverse(p).points; }, row);
+        const Matrix<double> row = x.row(i), row_c = c.row(i);
+        const double fd_forward =
+            finite_difference_log_det([&](const Matrix<double>& p) { return forward_given(*layer, p, row_c).points; }, row);
+        const double fd_inverse =
+            finite_difference_log_det([&](const Matrix<double>& p) { return inverse_given(*layer, p, row_c).points; }, row);
         INFO(layer_case.name << " D=" << dim << " row " << i);
         CHECK(std::abs(forward.log_det(i) - fd_forward) <= 1e-7);
         CHECK(std::abs(inverse.log_det(i) - fd_inverse) <= 1e-7);
@@ -80,9 +87,10 @@ TEST_CASE("every layer's inverse undoes its forward and the other way round", "[
       Random rng(200 + static_cast<std::uint64_t>(dim));
       const auto layer = layer_case.make(dim, rng);
       const Matrix<double> x = uniform_matrix(rng, 50, dim, -3, 3);
-      const auto there = layer->forward(x);
-      const auto back = layer->inverse(there.points);
-      const auto z_back = layer->forward(layer->inverse(x).points);
+      const Matrix<double> c = uniform_matrix(rng, 50, layer_case.context_dim, -1.5, 1.5);
+      const auto there = forward_given(*layer, x, c);
+      const auto back = inverse_given(*layer, there.points, c);
+      const auto z_back = forward_given(*layer, inverse_given(*layer, x, c).points, c);
       const double error = std::max({(back.points - x).cwiseAbs().maxCoeff(), (z_back.points - x).cwiseAbs().maxCoeff(),
                                      (there.log_det + back.log_det).cwiseAbs().maxCoeff()});
       INFO(layer_case.name << " D=" << dim);
@@ -97,11 +105,12 @@ TEST_CASE("taped forward and inverse compute the plain values", "[layers]") {
     Random rng(300);
     auto layer = layer_case.make(3, rng);
     const Matrix<double> x = uniform_matrix(rng, 7, 3, -2, 2);
+    const Matrix<double> c = uniform_matrix(rng, 7, layer_case.context_dim, -1.5, 1.5);
     Tape<double> tape;
-    const auto taped = layer->forward(tape, tape.constant(x));
-    const auto plain = layer->forward(x);
-    const auto taped_inverse = layer->inverse(tape, tape.constant(x));
-    const auto plain_inverse = layer->inverse(x);
+    const auto taped = forward_given(tape, *layer, tape.constant(x), tape.constant(c));
+    const auto plain = forward_given(*layer, x, c);
+    const auto taped_inverse = inverse_given(tape, *layer, tape.constant(x), tape.constant(c));
+    const auto plain_inverse = inverse_given(*layer, x, c);
     INFO(layer_case.name);
     CHECK((taped.points.value() - plain.points).cwiseAbs().maxCoeff() <= 1e-14);
     CHECK((taped.log_det.value() - Matrix<double>(plain.log_det)).cwiseAbs().maxCoeff() <= 1e-14);
@@ -114,13 +123,18 @@ TEST_CASE("gradients of mean log_prob match finite differences for every layer",
   for (const auto& layer_case : all_layer_cases()) {
     for (Index dim : {2, 5}) {
       Random rng(400 + static_cast<std::uint64_t>(dim));
-      FlowStack<double> flow(dim);
+      FlowStack<double> flow(dim, layer_case.context_dim);
       flow.append(layer_case.make(dim, rng));
       const Matrix<double> x = uniform_matrix(rng, 9, dim, -2, 2);
+      const Matrix<double> c = uniform_matrix(rng, 9, layer_case.context_dim, -1.5, 1.5);
       const auto parameters = flow.parameters();
       if (parameters.empty()) continue;  // permutation: nothing to train
       const auto result = check_parameter_gradients(
-          [&](Tape<double>& tape) { return mean(flow.log_prob(tape, tape.constant(x))); }, parameters);
+          [&](Tape<double>& tape) {
+            return mean(c.cols() > 0 ? flow.log_prob(tape, tape.constant(x), tape.constant(c))
+                                     : flow.log_prob(tape, tape.constant(x)));
+          },
+          parameters);
       INFO(layer_case.name << " D=" << dim << ": " << result.worst);
       CHECK(result.passed);
       report.add(layer_case.name, 2, result.max_error);
@@ -138,9 +152,10 @@ TEST_CASE("gradients through the taped inverse match finite differences", "[laye
     if (parameters.empty()) continue;
     const Matrix<double> z = uniform_matrix(rng, 8, 3, -2, 2);
     const Matrix<double> weights = uniform_matrix(rng, 8, 3);
+    const Matrix<double> c = uniform_matrix(rng, 8, layer_case.context_dim, -1.5, 1.5);
     const auto result = check_parameter_gradients(
         [&](Tape<double>& tape) {
-          const auto x = layer->inverse(tape, tape.constant(z));
+          const auto x = inverse_given(tape, *layer, tape.constant(z), tape.constant(c));
           return add(mean(mask_multiply(x.points, weights)), mean(x.log_det));
         },
         parameters);
@@ -150,7 +165,7 @@ TEST_CASE("gradients through the taped inverse match finite differences", "[laye
   }
 }
 
-TEST_CASE("gradients with respect to the input points match finite differences", "[layers]") {
+TEST_CASE("gradients with respect to the input points and the context match finite differences", "[layers]") {
   // d/dx of a loss on both outputs (points and log-det), forward and inverse:
   // what a layer deeper in a stack receives, and what reverse-KL training needs.
   for (const auto& layer_case : all_layer_cases()) {
@@ -159,12 +174,15 @@ TEST_CASE("gradients with respect to the input points match finite differences",
       auto layer = layer_case.make(4, rng);
       const Matrix<double> x = eigenflow::test::away_from_zero(rng, 6, 4, 0.1, 2.5);  // LeakyReLU has a kink at 0
       const Matrix<double> weights = uniform_matrix(rng, 6, 4);
+      const Matrix<double> c = uniform_matrix(rng, 6, layer_case.context_dim, -1.5, 1.5);
+      // inputs x and, for conditional layers, the context c: both checked
       const auto result = check_gradient(
           [&](Tape<double>& tape, const std::vector<Var<double>>& in) {
-            const auto out = inverse ? layer->inverse(tape, in[0]) : layer->forward(tape, in[0]);
+            const Var<double> context = in.size() > 1 ? in[1] : tape.constant(c);
+            const auto out = inverse ? inverse_given(tape, *layer, in[0], context) : forward_given(tape, *layer, in[0], context);
             return add(mean(mask_multiply(out.points, weights)), mean(out.log_det));
           },
-          {x});
+          c.cols() > 0 ? std::vector<Matrix<double>>{x, c} : std::vector<Matrix<double>>{x});
       INFO(layer_case.name << (inverse ? " inverse" : " forward") << ": " << result.worst);
       CHECK(result.passed);
       report.add(layer_case.name, 2, result.max_error);

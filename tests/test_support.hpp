@@ -24,6 +24,19 @@ inline Matrix<double> away_from_zero(Random& rng, Index rows, Index cols, double
   return m;
 }
 
+/// ∫ exp(log_density) over [-half_width, half_width]² by the midpoint rule on cells x cells.
+template <class Density>
+double integrate_2d(const Density& log_density, double half_width, Index cells) {
+  const double h = 2 * half_width / static_cast<double>(cells);
+  Matrix<double> grid(cells * cells, 2);
+  for (Index i = 0; i < cells; ++i)
+    for (Index j = 0; j < cells; ++j) {
+      grid(i * cells + j, 0) = -half_width + (static_cast<double>(i) + 0.5) * h;
+      grid(i * cells + j, 1) = -half_width + (static_cast<double>(j) + 0.5) * h;
+    }
+  return log_density(grid).array().exp().sum() * h * h;
+}
+
 /// The message of the FormatError a model document raises when loaded in double, or "no error".
 inline std::string model_load_error(const nlohmann::json& document) {
   try {

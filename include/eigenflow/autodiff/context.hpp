@@ -1,6 +1,9 @@
 // Evaluation contexts: how a layer's math, written once as a template, reads
 // its parameters. PlainContext hands out the matrices themselves (inference,
-// no tape); TapeContext records them as leaves on a tape (training).
+// no tape); TapeContext records them as leaves on a tape (training). Either may
+// carry `given`, the context c of a conditional density p(x | c) (N x K), which
+// network-based layers append to their conditioner's input; null when a pass
+// is unconditional.
 //
 //   template <class Context>
 //   typename Context::Value f(Context& ctx, const typename Context::Value& x) const {
@@ -18,6 +21,8 @@ struct PlainContext {
   using Value = Matrix<S>;
   static constexpr bool taped = false;
 
+  const Value* given = nullptr;
+
   const Matrix<S>& param(const Parameter<S>& parameter) const { return parameter.value; }
   Value constant(const Matrix<S>& matrix) const { return matrix; }
 };
@@ -29,6 +34,7 @@ struct TapeContext {
   static constexpr bool taped = true;
 
   Tape<S>& tape;
+  const Value* given = nullptr;
 
   /// Layers' math is const (it only reads parameters); backward is what writes
   /// the gradient, through the leaf this creates.

@@ -32,6 +32,19 @@ void require_finite(const char* where, const Eigen::MatrixBase<Derived>& x) {
                          " at row " + std::to_string(i) + ", column " + std::to_string(j));
 }
 
+/// A context for the rows of `points`: one row each, context_dim columns, finite.
+template <class Derived, class Other>
+void require_context(const char* where, const Eigen::MatrixBase<Derived>& points, const Eigen::MatrixBase<Other>& c,
+                     Index context_dim) {
+  if (context_dim == 0 && c.cols() > 0)
+    throw ShapeError(std::string(where) + ": this flow takes no context, found one of " + std::to_string(c.cols()) +
+                     " columns");
+  if (c.cols() != context_dim || c.rows() != points.rows())
+    throw ShapeError(std::string(where) + ": expected a context of " + shape_string(points.rows(), context_dim) +
+                     " (one row per point), found " + shape_string(c.rows(), c.cols()));
+  require_finite((std::string(where) + " (context)").c_str(), c);
+}
+
 inline void require_positive_dim(const char* where, Index dim) {
   if (dim <= 0) throw ValueError(std::string(where) + ": dimension must be at least 1, found " + std::to_string(dim));
 }

@@ -54,6 +54,11 @@ class Inverted : public InvertedLayer<typename L::Scalar> {
   Transformed<S> inverse(const Matrix<S>& z) const override { return inner().forward(z); }
   TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) override { return inner().inverse(tape, x); }
   TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z) override { return inner().forward(tape, z); }
+  Index context_dim() const override { return inner().context_dim(); }
+  Transformed<S> forward(const Matrix<S>& x, const Matrix<S>& c) const override { return inner().inverse(x, c); }
+  Transformed<S> inverse(const Matrix<S>& z, const Matrix<S>& c) const override { return inner().forward(z, c); }
+  TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x, const Var<S>& c) override { return inner().inverse(tape, x, c); }
+  TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z, const Var<S>& c) override { return inner().forward(tape, z, c); }
   ParameterList<S> parameters() override { return inner().parameters(); }
   std::unique_ptr<Layer<S>> clone() const override { return std::make_unique<Inverted>(*this); }
 

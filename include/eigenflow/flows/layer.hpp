@@ -5,6 +5,11 @@
 // returns log|det ∂z/∂x| per row; inverse maps z back to x and returns
 // log|det ∂x/∂z| = −(forward log-det at x). A stack then gives
 //   log p(x) = log p_base(f(x)) + Σ_layers log|det ∂f_k|.
+// Conditional densities p(x | c): every verb also takes a context c (N x K, one
+// row per point). A layer with a network (couplings, autoregressive layers)
+// appends c to its conditioner's input, z = f(x; c), and has context_dim() = K;
+// a layer without one (LeakyReLU, planar, ActNorm, ...) ignores c. A layer
+// with context_dim() > 0 refuses a call without a context.
 #pragma once
 
 #include <memory>
@@ -53,6 +58,28 @@ class Layer {
   virtual TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) = 0;
   virtual TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z) = 0;
 
+  /// Columns of the context c this layer is conditioned on (0: none).
+  virtual Index context_dim() const { return 0; }
+  /// The four verbs given a context c (N x context_dim(), or any width when the
+  /// layer ignores it): z = f(x; c) and x = f⁻¹(z; c). By default a layer
+  /// ignores c (a user's own layer without a network need not write these).
+  virtual Transformed<S> forward(const Matrix<S>& x, const Matrix<S>& context) const {
+    (void)context;
+    return forward(x);
+  }
+  virtual Transformed<S> inverse(const Matrix<S>& z, const Matrix<S>& context) const {
+    (void)context;
+    return inverse(z);
+  }
+  virtual TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x, const Var<S>& context) {
+    (void)context;
+    return forward(tape, x);
+  }
+  virtual TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z, const Var<S>& context) {
+    (void)context;
+    return inverse(tape, z);
+  }
+
   /// The trainable parameters, in a fixed order (optimizers key their state by it).
   virtual ParameterList<S> parameters() = 0;
   /// Data-dependent initialisation from a batch of this layer's inputs, once
@@ -78,6 +105,10 @@ class LayerBase : public Layer<S> {
   Transformed<S> inverse(const Matrix<S>& z) const final;
   TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) final;
   TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z) final;
+  Transformed<S> forward(const Matrix<S>& x, const Matrix<S>& context) const final;
+  Transformed<S> inverse(const Matrix<S>& z, const Matrix<S>& context) const final;
+  TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x, const Var<S>& context) final;
+  TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z, const Var<S>& context) final;
   std::unique_ptr<Layer<S>> clone() const final { return std::make_unique<Derived>(derived()); }
 
  private:
@@ -85,6 +116,14 @@ class LayerBase : public Layer<S> {
   void check_columns(const char* verb, const Matrix<S>& points) const {
     if (points.cols() != this->dim())
       detail::throw_wrong_columns(this->type() + "." + verb, points.rows(), points.cols(), this->dim());
+  }
+  void check_context(const char* verb, const Matrix<S>& points, const Matrix<S>& context) const {
+    check_columns(verb, points);
+    const Index width = this->context_dim();
+    if (width > 0 && (context.rows() != points.rows() || context.cols() != width))
+      throw ShapeError(this->type() + "." + verb + ": expected a context of " +
+                       detail::shape_string(points.rows(), width) + " (one row per point), found " +
+                       detail::shape_string(context.rows(), context.cols()));
   }
 };
 
@@ -121,7 +160,52 @@ TapedTransformed<S> LayerBase<Derived, S>::inverse(Tape<S>& tape, const Var<S>& 
   return {points, log_det};
 }
 
+template <class Derived, class S>
+Transformed<S> LayerBase<Derived, S>::forward(const Matrix<S>& x, const Matrix<S>& c) const {
+  check_context("forward", x, c);
+  PlainContext<S> context;
+  context.given = &c;
+  auto [points, log_det] = derived().forward_math(context, x);
+  return {std::move(points), std::move(log_det)};
+}
+template <class Derived, class S>
+Transformed<S> LayerBase<Derived, S>::inverse(const Matrix<S>& z, const Matrix<S>& c) const {
+  check_context("inverse", z, c);
+  PlainContext<S> context;
+  context.given = &c;
+  auto [points, log_det] = derived().inverse_math(context, z);
+  return {std::move(points), std::move(log_det)};
+}
+template <class Derived, class S>
+TapedTransformed<S> LayerBase<Derived, S>::forward(Tape<S>& tape, const Var<S>& x, const Var<S>& c) {
+  check_context("forward", x.value(), c.value());
+  TapeContext<S> context{tape};
+  context.given = &c;
+  auto [points, log_det] = derived().forward_math(context, x);
+  return {points, log_det};
+}
+template <class Derived, class S>
+TapedTransformed<S> LayerBase<Derived, S>::inverse(Tape<S>& tape, const Var<S>& z, const Var<S>& c) {
+  check_context("inverse", z.value(), c.value());
+  TapeContext<S> context{tape};
+  context.given = &c;
+  auto [points, log_det] = derived().inverse_math(context, z);
+  return {points, log_det};
+}
+
 namespace detail {
+/// A conditioner network's input: [v | c] with the pass's context c appended
+/// when the layer takes one (context_dim > 0), v itself otherwise.
+template <class Context>
+typename Context::Value with_context(const Context& context, const typename Context::Value& v, Index context_dim,
+                                     const std::string& where) {
+  if (context_dim == 0) return v;
+  if (!context.given)
+    throw ShapeError(where + ": this layer is conditioned on a context of " + std::to_string(context_dim) +
+                     " columns; none given");
+  return concat_columns(v, *context.given);
+}
+
 /// A column of zeros shaped like one log-det per row of x, as a Value.
 template <class Context>
 typename Context::Value zero_log_det(Context& context, const typename Context::Value& x) {

@@ -84,10 +84,12 @@ class Made {
         throw ShapeError("Made: hidden layer " + std::to_string(layer) + " has " +
                          std::to_string(net_.layers()[layer].weight.value.rows()) + " units but " +
                          std::to_string(layer_degrees.size()) + " degrees");
+      const Index lowest = context_dim_ > 0 ? 0 : 1;  // units of degree 0 see the context alone
       for (Index degree : layer_degrees)
-        if (degree < 1 || degree > dim() - 1)
-          throw ValueError("Made: hidden degrees must lie in [1, " + std::to_string(dim() - 1) + "], found " +
-                           std::to_string(degree) + " in layer " + std::to_string(layer));
+        if (degree < lowest || degree > dim() - 1)
+          throw ValueError("Made: hidden degrees must lie in [" + std::to_string(lowest) + ", " +
+                           std::to_string(dim() - 1) + "], found " + std::to_string(degree) + " in layer " +
+                           std::to_string(layer));
     }
     apply_masks();
   }

@@ -26,11 +26,13 @@ struct MlpShape {
   Activation activation = Activation::relu;
 };
 
-/// Hidden layers of a conditioner network (coupling nets, MADE): width, count, activation.
+/// Hidden layers of a conditioner network (coupling nets, MADE): width, count, activation,
+/// and the columns of a context c appended to its input (conditional flows; 0: none).
 struct ConditionerShape {
   Index hidden = 64;
   Index depth = 2;
   Activation activation = Activation::relu;
+  Index context_dim = 0;
 };
 
 template <class S>

@@ -9,7 +9,8 @@
 // IAF (Kingma et al. 2016) is Inverted<MaskedAutoregressive>: one-pass
 // sampling, D-pass density. The taped inverse records all D passes, and its
 // gradient is exact: after pass k the coordinates of degree ≤ k are the exact
-// inverse as functions of the parameters.
+// inverse as functions of the parameters. Conditioned on a context c, the
+// MADE's context inputs feed every hidden unit: θ_i(x_<i, c).
 #pragma once
 
 #include <string>
@@ -31,23 +32,23 @@ class MaskedAutoregressive : public LayerBase<MaskedAutoregressive<S>, S> {
       throw ShapeError("MaskedAutoregressive: the " + transformer_.name() + " transformer takes " +
                        std::to_string(transformer_.params_per_dim()) + " parameters per dimension, the MADE gives " +
                        std::to_string(made_.params_per_dim()));
-    if (made_.context_dim() != 0)
-      throw ShapeError("MaskedAutoregressive: conditional layers (a MADE with context inputs) are not supported yet");
     made_.set_name("masked_autoregressive.made.");
   }
 
-  /// A fresh layer over R^dim. identity_init zeroes the MADE's last layer:
-  /// the layer then starts as the identity (both transformers map θ = 0 to it).
+  /// A fresh layer over R^dim (conditioned on shape.context_dim context columns).
+  /// identity_init zeroes the MADE's last layer: the layer then starts as the
+  /// identity (both transformers map θ = 0 to it).
   static MaskedAutoregressive make(Index dim, const Transformer& transformer, const ConditionerShape& shape, InputOrder order,
                                    Random& rng, bool identity_init = false,
                                    HiddenDegrees hidden_degrees = HiddenDegrees::cyclic) {
     transformer.validate("MaskedAutoregressive::make");
-    return MaskedAutoregressive(Made<S>(input_degrees(dim, order, rng), transformer.params_per_dim(), 0, shape,
+    return MaskedAutoregressive(Made<S>(input_degrees(dim, order, rng), transformer.params_per_dim(), shape.context_dim, shape,
                                         hidden_degrees, rng, identity_init),
                                 transformer);
   }
 
   Index dim() const override { return made_.dim(); }
+  Index context_dim() const override { return made_.context_dim(); }
   std::string type() const override { return "masked_autoregressive"; }
   const Made<S>& made() const { return made_; }
   const Transformer& transformer() const { return transformer_; }
@@ -55,18 +56,28 @@ class MaskedAutoregressive : public LayerBase<MaskedAutoregressive<S>, S> {
 
   template <class C>
   std::pair<typename C::Value, typename C::Value> forward_math(C& context, const typename C::Value& x) const {
-    return transformer_.apply(context, x, made_.apply(context, x), false);
+    return transformer_.apply(context, x, parameters_for(context, x), false);
   }
 
   template <class C>
   std::pair<typename C::Value, typename C::Value> inverse_math(C& context, const typename C::Value& z) const {
     std::pair<typename C::Value, typename C::Value> result{z, typename C::Value()};
     for (Index pass = 0; pass < dim(); ++pass)
-      result = transformer_.apply(context, z, made_.apply(context, result.first), true);
+      result = transformer_.apply(context, z, parameters_for(context, result.first), true);
     return result;
   }
 
  private:
+  // θ(v) or θ(v, c): the MADE's outputs for v, with the pass's context when it takes one.
+  template <class C>
+  typename C::Value parameters_for(C& context, const typename C::Value& v) const {
+    if (made_.context_dim() == 0) return made_.apply(context, v);
+    if (!context.given)
+      throw ShapeError("masked_autoregressive: this layer is conditioned on a context of " +
+                       std::to_string(made_.context_dim()) + " columns; none given");
+    return made_.apply(context, v, *context.given);
+  }
+
   Made<S> made_;
   Transformer transformer_;
 };
