@@ -149,7 +149,7 @@ TEST_CASE("malformed model documents name the JSON path of the problem", "[io]")
   CHECK_THAT(with([](json& d) { d["layers"][7]["hidden_degrees"] = json::array(); }), Catch::Contains("/layers/7/hidden_degrees"));
   CHECK_THAT(with([](json& d) { d["layers"][7]["made"]["layers"][0]["weight"][0][1] = "nan"; }), Catch::Contains("/layers/7/made/layers/0/weight/0/1"));
   CHECK_THAT(with([](json& d) { d["layers"][7]["made"]["layers"][2]["bias"] = {0.0}; }), Catch::Contains("/layers/7/made/layers/2/bias"));
-  CHECK_THAT(with([](json& d) { d["layers"][7]["context_dim"] = 3; }), Catch::Contains("/layers/7/context_dim"));
+  CHECK_THAT(with([](json& d) { d["layers"][7]["context_dim"] = 3; }), Catch::Contains("/layers/7/made/layers/0/weight: expected rows of 5 inputs"));
   CHECK_THAT(with([](json& d) { d["layers"][7]["transformer"]["type"] = "cubic"; }), Catch::Contains("/layers/7/transformer/type"));
   CHECK_THAT(with([](json& d) { d["layers"][8].erase("layer"); }), Catch::Contains("/layers/8") && Catch::Contains("missing field \"layer\""));
   CHECK_THAT(with([](json& d) { d["layers"][8]["layer"]["type"] = "inverted"; }), Catch::Contains("/layers/8/layer") && Catch::Contains("inverted"));

@@ -26,6 +26,7 @@
 #include "eigenflow/nn/mlp.hpp"
 
 #include "eigenflow/distributions/base_distribution.hpp"
+#include "eigenflow/distributions/conditional_diagonal_gaussian.hpp"
 #include "eigenflow/distributions/diagonal_gaussian.hpp"
 #include "eigenflow/distributions/full_covariance_gaussian.hpp"
 #include "eigenflow/distributions/standard_normal.hpp"

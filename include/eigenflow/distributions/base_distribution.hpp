@@ -27,6 +27,21 @@ class BaseDistribution {
   virtual ParameterList<S> parameters() = 0;
   virtual std::unique_ptr<BaseDistribution<S>> clone() const = 0;
 
+  /// Columns of the context c a conditional base depends on (0: none).
+  virtual Index context_dim() const { return 0; }
+  /// log p(z | c) per row, c one context row per row of z; a base without a
+  /// context ignores c.
+  virtual ColumnVector<S> log_prob(const Matrix<S>& z, const Matrix<S>& context) const {
+    (void)context;
+    return log_prob(z);
+  }
+  virtual Var<S> log_prob(Tape<S>& tape, const Var<S>& z, const Var<S>& context) {
+    (void)context;
+    return log_prob(tape, z);
+  }
+  /// One draw per row of the context c.
+  virtual Matrix<S> sample(const Matrix<S>& context, Random& rng) const { return sample(context.rows(), rng); }
+
  protected:
   BaseDistribution() = default;
   BaseDistribution(const BaseDistribution&) = default;

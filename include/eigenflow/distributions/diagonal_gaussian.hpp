@@ -10,6 +10,8 @@ namespace eigenflow {
 template <class S>
 class DiagonalGaussian : public BaseDistribution<S> {
  public:
+  using BaseDistribution<S>::log_prob;  // and the context forms, which ignore c
+  using BaseDistribution<S>::sample;
   /// Starts at N(0, I).
   explicit DiagonalGaussian(Index dim)
       : DiagonalGaussian(RowVector<S>::Zero(dim), RowVector<S>::Zero(dim)) {}

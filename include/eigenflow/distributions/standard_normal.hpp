@@ -9,6 +9,8 @@ namespace eigenflow {
 template <class S>
 class StandardNormal : public BaseDistribution<S> {
  public:
+  using BaseDistribution<S>::log_prob;  // and the context forms, which ignore c
+  using BaseDistribution<S>::sample;
   explicit StandardNormal(Index dim) : dim_(dim) { detail::require_positive_dim("StandardNormal", dim); }
 
   Index dim() const override { return dim_; }

@@ -6,6 +6,9 @@
 // record which columns hold integers it was fitted to dequantised
 // (flows/dequantization.hpp): log_prob stays the continuous density p, and
 // quantize / dequantized_log_prob give samples and log-masses of P.
+// A conditional stack (context_dim > 0) is p(x | c): every verb takes the
+// context c too, which an optional fixed standardisation maps to the
+// features its layers and base read.
 #pragma once
 
 #include <memory>
@@ -27,11 +30,20 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
  public:
   using Scalar = S;
 
-  /// An empty stack (the identity) over R^dim with a standard normal base.
-  explicit FlowStack(Index dim) : dim_(dim), base_(std::make_unique<StandardNormal<S>>(dim)) {}
+  /// An empty stack (the identity) over R^dim with a standard normal base;
+  /// context_dim > 0 makes it a conditional density p(x | c), c ∈ R^context_dim.
+  explicit FlowStack(Index dim, Index context_dim = 0)
+      : dim_(dim), context_dim_(context_dim), base_(std::make_unique<StandardNormal<S>>(dim)) {
+    if (context_dim < 0) throw ValueError("FlowStack: context_dim must be non-negative, found " + std::to_string(context_dim));
+  }
 
   FlowStack(const FlowStack& other)
-      : dim_(other.dim_), base_(other.base_->clone()), preprocess_(other.preprocess_), dequantized_(other.dequantized_) {
+      : dim_(other.dim_),
+        context_dim_(other.context_dim_),
+        base_(other.base_->clone()),
+        preprocess_(other.preprocess_),
+        context_preprocess_(other.context_preprocess_),
+        dequantized_(other.dequantized_) {
     for (const auto& layer : other.layers_) layers_.push_back(layer->clone());
   }
   FlowStack& operator=(const FlowStack& other) {
@@ -47,6 +59,8 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     if (layer->dim() != dim_)
       throw ShapeError("FlowStack::append: layer " + std::to_string(layers_.size()) + " (" + layer->type() +
                        ") has dimension " + std::to_string(layer->dim()) + ", the stack " + std::to_string(dim_));
+    check_context_width("FlowStack::append: layer " + std::to_string(layers_.size()) + " (" + layer->type() + ")",
+                        layer->context_dim());
     layers_.push_back(std::move(layer));
     return *layers_.back();
   }
@@ -58,6 +72,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
 
   void set_base(std::unique_ptr<BaseDistribution<S>> base) {
     if (!base || base->dim() != dim_) throw ShapeError("FlowStack::set_base: base must have dimension " + std::to_string(dim_));
+    check_context_width("FlowStack::set_base: the base (" + base->type() + ")", base->context_dim());
     base_ = std::move(base);
   }
 
@@ -78,92 +93,80 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   const std::vector<Index>& dequantized() const { return dequantized_; }
 
   Index dim() const { return dim_; }
+  /// Columns of the context c of p(x | c) (0: an unconditional flow).
+  Index context_dim() const { return context_dim_; }
   std::size_t size() const { return layers_.size(); }
   const Layer<S>& layer(std::size_t index) const { return *layers_.at(index); }
   Layer<S>& layer(std::size_t index) { return *layers_.at(index); }
   const BaseDistribution<S>& base() const { return *base_; }
   BaseDistribution<S>& base() { return *base_; }
 
-  Transformed<S> forward(const Matrix<S>& x) const {
-    check_input("FlowStack.forward", x);
-    Transformed<S> result = preprocess_ ? preprocess_->forward(x) : Transformed<S>{x, ColumnVector<S>::Zero(x.rows())};
-    for (const auto& layer : layers_) {
-      Transformed<S> step = layer->forward(result.points);
-      result.points = std::move(step.points);
-      result.log_det += step.log_det;
-    }
-    return result;
+  /// Standardise contexts with c' = (c − shift)/scale before any layer or the
+  /// base sees them (fitted to the training contexts; no Jacobian: c is given).
+  void set_context_preprocess(const RowVector<S>& shift, const RowVector<S>& scale) {
+    Standardize<S> preprocess(shift, scale);
+    if (preprocess.dim() != context_dim_)
+      throw ShapeError("FlowStack::set_context_preprocess: expected size " + std::to_string(context_dim_));
+    context_preprocess_ = std::move(preprocess);
+  }
+  const std::optional<Standardize<S>>& context_preprocess() const { return context_preprocess_; }
+  /// What the layers and the base see of a context: c, standardised when the stack has a context preprocess.
+  Matrix<S> context_features(const Matrix<S>& c) const {
+    return context_preprocess_ ? context_preprocess_->forward(c).points : c;
+  }
+  Var<S> context_features(Tape<S>& tape, const Var<S>& c) {
+    return context_preprocess_ ? context_preprocess_->forward(tape, c).points : c;
   }
 
-  Transformed<S> inverse(const Matrix<S>& z) const {
-    check_input("FlowStack.inverse", z);
-    Transformed<S> result{z, ColumnVector<S>::Zero(z.rows())};
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-      Transformed<S> step = (*it)->inverse(result.points);
-      result.points = std::move(step.points);
-      result.log_det += step.log_det;
-    }
-    if (preprocess_) {
-      Transformed<S> step = preprocess_->inverse(result.points);
-      result.points = std::move(step.points);
-      result.log_det += step.log_det;
-    }
-    return result;
+  Transformed<S> forward(const Matrix<S>& x) const { return forward_pass(x, nullptr); }
+  Transformed<S> inverse(const Matrix<S>& z) const { return inverse_pass(z, nullptr); }
+  TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) { return forward_pass(tape, x, nullptr); }
+  TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z) { return inverse_pass(tape, z, nullptr); }
+  /// The same given a context c (N x context_dim, one row per point, raw units).
+  Transformed<S> forward(const Matrix<S>& x, const Matrix<S>& c) const {
+    check_context("FlowStack.forward", x, c);
+    const Matrix<S> features = context_features(c);
+    return forward_pass(x, &features);
   }
-
-  TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x) {
-    check_input("FlowStack.forward", x.value());
-    TapedTransformed<S> result = preprocess_ ? preprocess_->forward(tape, x)
-                                             : TapedTransformed<S>{x, tape.constant(Matrix<S>::Zero(x.rows(), 1))};
-    for (auto& layer : layers_) {
-      const TapedTransformed<S> step = layer->forward(tape, result.points);
-      result = {step.points, add(result.log_det, step.log_det)};
-    }
-    return result;
+  Transformed<S> inverse(const Matrix<S>& z, const Matrix<S>& c) const {
+    check_context("FlowStack.inverse", z, c);
+    const Matrix<S> features = context_features(c);
+    return inverse_pass(z, &features);
   }
-
-  TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z) {
-    check_input("FlowStack.inverse", z.value());
-    TapedTransformed<S> result{z, tape.constant(Matrix<S>::Zero(z.rows(), 1))};
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-      const TapedTransformed<S> step = (*it)->inverse(tape, result.points);
-      result = {step.points, add(result.log_det, step.log_det)};
-    }
-    if (preprocess_) {
-      const TapedTransformed<S> step = preprocess_->inverse(tape, result.points);
-      result = {step.points, add(result.log_det, step.log_det)};
-    }
-    return result;
+  TapedTransformed<S> forward(Tape<S>& tape, const Var<S>& x, const Var<S>& c) {
+    check_context("FlowStack.forward", x.value(), c.value());
+    const Var<S> features = context_features(tape, c);
+    return forward_pass(tape, x, &features);
+  }
+  TapedTransformed<S> inverse(Tape<S>& tape, const Var<S>& z, const Var<S>& c) {
+    check_context("FlowStack.inverse", z.value(), c.value());
+    const Var<S> features = context_features(tape, c);
+    return inverse_pass(tape, z, &features);
   }
 
   /// The points before and after every layer: [x, f_1(x), f_2(f_1(x)), …, z]
   /// (with the standardised points second when there is a preprocess).
-  std::vector<Matrix<S>> forward_trajectory(const Matrix<S>& x) const {
-    check_input("FlowStack.forward_trajectory", x);
-    std::vector<Matrix<S>> points{x};
-    if (preprocess_) points.push_back(preprocess_->forward(x).points);
-    for (const auto& layer : layers_) points.push_back(layer->forward(points.back()).points);
-    return points;
+  std::vector<Matrix<S>> forward_trajectory(const Matrix<S>& x) const { return trajectory(x, nullptr, false); }
+  std::vector<Matrix<S>> forward_trajectory(const Matrix<S>& x, const Matrix<S>& c) const {
+    check_context("FlowStack.forward_trajectory", x, c);
+    const Matrix<S> features = context_features(c);
+    return trajectory(x, &features, false);
   }
-
   /// The points of the sampling direction: [z, f_K⁻¹(z), …, x].
-  std::vector<Matrix<S>> inverse_trajectory(const Matrix<S>& z) const {
-    check_input("FlowStack.inverse_trajectory", z);
-    std::vector<Matrix<S>> points{z};
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) points.push_back((*it)->inverse(points.back()).points);
-    if (preprocess_) points.push_back(preprocess_->inverse(points.back()).points);
-    return points;
+  std::vector<Matrix<S>> inverse_trajectory(const Matrix<S>& z) const { return trajectory(z, nullptr, true); }
+  std::vector<Matrix<S>> inverse_trajectory(const Matrix<S>& z, const Matrix<S>& c) const {
+    check_context("FlowStack.inverse_trajectory", z, c);
+    const Matrix<S> features = context_features(c);
+    return trajectory(z, &features, true);
   }
 
   /// Lets each layer initialise itself from its own inputs (Layer::initialize),
   /// passing the batch x through the stack layer by layer.
-  void initialize(const Matrix<S>& x) {
-    check_input("FlowStack.initialize", x);
-    Matrix<S> points = preprocess_ ? preprocess_->forward(x).points : x;
-    for (auto& layer : layers_) {
-      layer->initialize(points);
-      points = layer->forward(points).points;
-    }
+  void initialize(const Matrix<S>& x) { initialize_pass(x, nullptr); }
+  void initialize(const Matrix<S>& x, const Matrix<S>& c) {
+    check_context("FlowStack.initialize", x, c);
+    const Matrix<S> features = context_features(c);
+    initialize_pass(x, &features);
   }
 
   /// Every layer's parameters in order, then the base's.
@@ -180,11 +183,117 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     detail::require_columns(where, points, dim_);
     detail::require_finite(where, points);
   }
+  void check_context_width(const std::string& what, Index width) const {
+    if (width != 0 && width != context_dim_)
+      throw ShapeError(what + " reads a context of " + std::to_string(width) + " columns, the stack's has " +
+                       std::to_string(context_dim_));
+  }
+  void check_context(const char* where, const Matrix<S>& points, const Matrix<S>& c) const {
+    detail::require_context(where, points, c, context_dim_);
+  }
+  // A pass without a context is refused by a conditional stack (its layers need one).
+  void require_unconditional(const char* where) const {
+    if (context_dim_ > 0)
+      throw ShapeError(std::string(where) + ": this flow is conditioned on a context of " + std::to_string(context_dim_) +
+                       " columns; pass one (one row per point)");
+  }
+
+  // The passes, with c the context features (null: unconditional).
+  template <class Points>
+  static Transformed<S> apply(const Layer<S>& layer, const Points& points, const Matrix<S>* c, bool inverse) {
+    if (inverse) return c ? layer.inverse(points, *c) : layer.inverse(points);
+    return c ? layer.forward(points, *c) : layer.forward(points);
+  }
+  static TapedTransformed<S> apply(Tape<S>& tape, Layer<S>& layer, const Var<S>& points, const Var<S>* c, bool inverse) {
+    if (inverse) return c ? layer.inverse(tape, points, *c) : layer.inverse(tape, points);
+    return c ? layer.forward(tape, points, *c) : layer.forward(tape, points);
+  }
+
+  Transformed<S> forward_pass(const Matrix<S>& x, const Matrix<S>* c) const {
+    check_input("FlowStack.forward", x);
+    if (!c) require_unconditional("FlowStack.forward");
+    Transformed<S> result = preprocess_ ? preprocess_->forward(x) : Transformed<S>{x, ColumnVector<S>::Zero(x.rows())};
+    for (const auto& layer : layers_) {
+      Transformed<S> step = apply(*layer, result.points, c, false);
+      result.points = std::move(step.points);
+      result.log_det += step.log_det;
+    }
+    return result;
+  }
+
+  Transformed<S> inverse_pass(const Matrix<S>& z, const Matrix<S>* c) const {
+    check_input("FlowStack.inverse", z);
+    if (!c) require_unconditional("FlowStack.inverse");
+    Transformed<S> result{z, ColumnVector<S>::Zero(z.rows())};
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+      Transformed<S> step = apply(**it, result.points, c, true);
+      result.points = std::move(step.points);
+      result.log_det += step.log_det;
+    }
+    if (preprocess_) {
+      Transformed<S> step = preprocess_->inverse(result.points);
+      result.points = std::move(step.points);
+      result.log_det += step.log_det;
+    }
+    return result;
+  }
+
+  TapedTransformed<S> forward_pass(Tape<S>& tape, const Var<S>& x, const Var<S>* c) {
+    check_input("FlowStack.forward", x.value());
+    if (!c) require_unconditional("FlowStack.forward");
+    TapedTransformed<S> result = preprocess_ ? preprocess_->forward(tape, x)
+                                             : TapedTransformed<S>{x, tape.constant(Matrix<S>::Zero(x.rows(), 1))};
+    for (auto& layer : layers_) {
+      const TapedTransformed<S> step = apply(tape, *layer, result.points, c, false);
+      result = {step.points, add(result.log_det, step.log_det)};
+    }
+    return result;
+  }
+
+  TapedTransformed<S> inverse_pass(Tape<S>& tape, const Var<S>& z, const Var<S>* c) {
+    check_input("FlowStack.inverse", z.value());
+    if (!c) require_unconditional("FlowStack.inverse");
+    TapedTransformed<S> result{z, tape.constant(Matrix<S>::Zero(z.rows(), 1))};
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+      const TapedTransformed<S> step = apply(tape, **it, result.points, c, true);
+      result = {step.points, add(result.log_det, step.log_det)};
+    }
+    if (preprocess_) {
+      const TapedTransformed<S> step = preprocess_->inverse(tape, result.points);
+      result = {step.points, add(result.log_det, step.log_det)};
+    }
+    return result;
+  }
+
+  std::vector<Matrix<S>> trajectory(const Matrix<S>& start, const Matrix<S>* c, bool inverse) const {
+    check_input(inverse ? "FlowStack.inverse_trajectory" : "FlowStack.forward_trajectory", start);
+    if (!c) require_unconditional(inverse ? "FlowStack.inverse_trajectory" : "FlowStack.forward_trajectory");
+    std::vector<Matrix<S>> points{start};
+    if (!inverse && preprocess_) points.push_back(preprocess_->forward(start).points);
+    if (inverse)
+      for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) points.push_back(apply(**it, points.back(), c, true).points);
+    else
+      for (const auto& layer : layers_) points.push_back(apply(*layer, points.back(), c, false).points);
+    if (inverse && preprocess_) points.push_back(preprocess_->inverse(points.back()).points);
+    return points;
+  }
+
+  void initialize_pass(const Matrix<S>& x, const Matrix<S>* c) {
+    check_input("FlowStack.initialize", x);
+    if (!c) require_unconditional("FlowStack.initialize");
+    Matrix<S> points = preprocess_ ? preprocess_->forward(x).points : x;
+    for (auto& layer : layers_) {
+      layer->initialize(points);
+      points = apply(*layer, points, c, false).points;
+    }
+  }
 
   Index dim_;
+  Index context_dim_ = 0;
   std::unique_ptr<BaseDistribution<S>> base_;
   std::vector<std::unique_ptr<Layer<S>>> layers_;
   std::optional<Standardize<S>> preprocess_;
+  std::optional<Standardize<S>> context_preprocess_;
   std::vector<Index> dequantized_;
 };
 

@@ -1,9 +1,13 @@
 // StaticFlowStack<L1, …, LK>: layers composed at compile time. The same
 // verbs as FlowStack, with every call resolved statically (no virtual
-// dispatch, no heap-held layers); the base is a standard normal.
+// dispatch, no heap-held layers); the base is a standard normal. With layers
+// conditioned on a context (all of one width), it is p(x | c) and every verb
+// takes c too.
 //   f = f_K ∘ … ∘ f_1,  log|det ∂f/∂x| = Σ_k log|det ∂f_k|
 #pragma once
 
+#include <algorithm>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -26,11 +30,19 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
         [this](const auto&... layer) {
           std::size_t index = 0;
           (check_dim(layer, index++), ...);
+          context_dim_ = std::max({Index(0), layer.context_dim()...});
+          index = 0;
+          (check_context_dim(layer, index++), ...);
         },
         layers_);
   }
 
   Index dim() const { return base_.dim(); }
+  /// The widest context a layer reads (the layers that read one agree on it; 0: unconditional).
+  Index context_dim() const { return context_dim_; }
+  /// Contexts reach the layers as given (no context standardisation here).
+  const Matrix<Scalar>& context_features(const Matrix<Scalar>& c) const { return c; }
+  const Var<Scalar>& context_features(Tape<Scalar>&, const Var<Scalar>& c) const { return c; }
   const StandardNormal<Scalar>& base() const { return base_; }
   StandardNormal<Scalar>& base() { return base_; }
   template <std::size_t I> const auto& layer() const { return std::get<I>(layers_); }
@@ -42,11 +54,23 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
     std::apply([&result](const auto&... layer) { (accumulate(result, layer.forward(result.points)), ...); }, layers_);
     return result;
   }
+  Transformed<Scalar> forward(const Matrix<Scalar>& x, const Matrix<Scalar>& c) const {
+    check_input("StaticFlowStack.forward", x, &c);
+    Transformed<Scalar> result{x, ColumnVector<Scalar>::Zero(x.rows())};
+    std::apply([&](const auto&... layer) { (accumulate(result, layer.forward(result.points, c)), ...); }, layers_);
+    return result;
+  }
 
   Transformed<Scalar> inverse(const Matrix<Scalar>& z) const {
     check_input("StaticFlowStack.inverse", z);
     Transformed<Scalar> result{z, ColumnVector<Scalar>::Zero(z.rows())};
-    inverse_from<size()>(result);
+    inverse_from<size()>(result, nullptr);
+    return result;
+  }
+  Transformed<Scalar> inverse(const Matrix<Scalar>& z, const Matrix<Scalar>& c) const {
+    check_input("StaticFlowStack.inverse", z, &c);
+    Transformed<Scalar> result{z, ColumnVector<Scalar>::Zero(z.rows())};
+    inverse_from<size()>(result, &c);
     return result;
   }
 
@@ -56,12 +80,23 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
     std::apply([&](auto&... layer) { (accumulate(result, layer.forward(tape, result.points)), ...); }, layers_);
     return result;
   }
+  TapedTransformed<Scalar> forward(Tape<Scalar>& tape, const Var<Scalar>& x, const Var<Scalar>& c) {
+    check_input("StaticFlowStack.forward", x.value(), &c.value());
+    TapedTransformed<Scalar> result{x, tape.constant(Matrix<Scalar>::Zero(x.rows(), 1))};
+    std::apply([&](auto&... layer) { (accumulate(result, layer.forward(tape, result.points, c)), ...); }, layers_);
+    return result;
+  }
 
   /// As FlowStack::initialize: each layer initialises itself from its own inputs.
   void initialize(const Matrix<Scalar>& x) {
     check_input("StaticFlowStack.initialize", x);
     Matrix<Scalar> points = x;
     std::apply([&points](auto&... layer) { ((layer.initialize(points), points = layer.forward(points).points), ...); }, layers_);
+  }
+  void initialize(const Matrix<Scalar>& x, const Matrix<Scalar>& c) {
+    check_input("StaticFlowStack.initialize", x, &c);
+    Matrix<Scalar> points = x;
+    std::apply([&](auto&... layer) { ((layer.initialize(points), points = layer.forward(points, c).points), ...); }, layers_);
   }
 
   ParameterList<Scalar> parameters() {
@@ -77,9 +112,20 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
       throw ShapeError("StaticFlowStack: layer " + std::to_string(index) + " (" + layer.type() + ") has dimension " +
                        std::to_string(layer.dim()) + ", the first layer " + std::to_string(base_.dim()));
   }
-  void check_input(const char* where, const Matrix<Scalar>& points) const {
+  template <class L>
+  void check_context_dim(const L& layer, std::size_t index) const {
+    if (layer.context_dim() != 0 && layer.context_dim() != context_dim_)
+      throw ShapeError("StaticFlowStack: layer " + std::to_string(index) + " (" + layer.type() + ") reads a context of " +
+                       std::to_string(layer.context_dim()) + " columns, another layer one of " + std::to_string(context_dim_));
+  }
+  // The points, and the context when one is given; a conditional stack refuses a pass without one.
+  void check_input(const char* where, const Matrix<Scalar>& points, const Matrix<Scalar>* c = nullptr) const {
     detail::require_columns(where, points, dim());
     detail::require_finite(where, points);
+    if (c) detail::require_context(where, points, *c, context_dim_);
+    else if (context_dim_ > 0)
+      throw ShapeError(std::string(where) + ": this flow is conditioned on a context of " + std::to_string(context_dim_) +
+                       " columns; pass one (one row per point)");
   }
   static void accumulate(Transformed<Scalar>& result, Transformed<Scalar> step) {
     result.points = std::move(step.points);
@@ -93,15 +139,17 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
   }
   // Layers I-1, I-2, …, 0 inverted in that order.
   template <std::size_t I>
-  void inverse_from(Transformed<Scalar>& result) const {
+  void inverse_from(Transformed<Scalar>& result, const Matrix<Scalar>* c) const {
     if constexpr (I > 0) {
-      accumulate(result, std::get<I - 1>(layers_).inverse(result.points));
-      inverse_from<I - 1>(result);
+      const auto& layer = std::get<I - 1>(layers_);
+      accumulate(result, c ? layer.inverse(result.points, *c) : layer.inverse(result.points));
+      inverse_from<I - 1>(result, c);
     }
   }
 
   std::tuple<First, Rest...> layers_;
   StandardNormal<Scalar> base_;
+  Index context_dim_ = 0;
 };
 
 }  // namespace eigenflow

@@ -105,6 +105,21 @@ inline std::vector<Index> index_array(const JsonReader& reader, Index expected =
   return out;
 }
 
+/// A network layer's "context_dim": the context columns its conditioner reads
+/// (conditional flows); absent means 0, as in files written before contexts.
+inline Index context_dim_from_json(const JsonReader& layer) {
+  if (!layer.has("context_dim")) return 0;
+  const JsonReader field = layer.field("context_dim");
+  const long long width = field.integer();
+  if (width < 0 || width > 1000000) field.fail("context_dim must be an integer in [0, 1000000], found " + std::to_string(width));
+  return static_cast<Index>(width);
+}
+
+/// Adds "context_dim" to a network layer's entry when it reads a context.
+inline void context_dim_to_json(nlohmann::json& out, Index context_dim) {
+  if (context_dim > 0) out["context_dim"] = context_dim;
+}
+
 /// Every built-in layer type, added to a fresh registry (defined in io/model_file.hpp).
 template <class S>
 void add_built_in_layers(LayerRegistry<S>& registry);

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eigenflow/distributions/conditional_diagonal_gaussian.hpp"
 #include "eigenflow/distributions/diagonal_gaussian.hpp"
 #include "eigenflow/flows/additive_coupling.hpp"
 #include "eigenflow/flows/autoregressive/masked_autoregressive_io.hpp"
@@ -54,12 +55,13 @@ void add_built_in_layers(LayerRegistry<S>& r) {
         if (activation != "tanh" && activation != "identity")
           activation_field.fail("expected \"tanh\" or \"identity\", found \"" + activation + "\"");
         const ScaleActivation scale = activation == "tanh" ? ScaleActivation::tanh : ScaleActivation::identity;
+        const Index in_dim = dim + context_dim_from_json(in);
         if (in.has("net")) {
           if (in.has("s_net") || in.has("t_net")) in.fail("give either \"net\" or \"s_net\" and \"t_net\", not both");
-          return std::make_unique<AffineCoupling<S>>(mask, mlp_from_json<S>(in.field("net"), dim, 2 * dim), scale);
+          return std::make_unique<AffineCoupling<S>>(mask, mlp_from_json<S>(in.field("net"), in_dim, 2 * dim), scale);
         }
-        return std::make_unique<AffineCoupling<S>>(mask, mlp_from_json<S>(in.field("s_net"), dim, dim),
-                                                   mlp_from_json<S>(in.field("t_net"), dim, dim), scale);
+        return std::make_unique<AffineCoupling<S>>(mask, mlp_from_json<S>(in.field("s_net"), in_dim, dim),
+                                                   mlp_from_json<S>(in.field("t_net"), in_dim, dim), scale);
       },
       [](const Layer<S>& layer) {
         const auto& coupling = layer_as<AffineCoupling<S>>(layer);
@@ -71,17 +73,20 @@ void add_built_in_layers(LayerRegistry<S>& r) {
           out["s_net"] = mlp_to_json(*coupling.s_net());
           out["t_net"] = mlp_to_json(*coupling.t_net());
         }
+        context_dim_to_json(out, coupling.context_dim());
         return out;
       });
   r.add(
       "additive_coupling",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        return std::make_unique<AdditiveCoupling<S>>(mask_from_json<S>(in.field("mask"), dim),
-                                                     mlp_from_json<S>(in.field("t_net"), dim, dim));
+        return std::make_unique<AdditiveCoupling<S>>(
+            mask_from_json<S>(in.field("mask"), dim), mlp_from_json<S>(in.field("t_net"), dim + context_dim_from_json(in), dim));
       },
       [](const Layer<S>& layer) {
         const auto& coupling = layer_as<AdditiveCoupling<S>>(layer);
-        return json{{"mask", to_json_array<S>(coupling.mask())}, {"t_net", mlp_to_json(coupling.t_net())}};
+        json out{{"mask", to_json_array<S>(coupling.mask())}, {"t_net", mlp_to_json(coupling.t_net())}};
+        context_dim_to_json(out, coupling.context_dim());
+        return out;
       });
   r.add(
       "leaky_relu",
@@ -166,10 +171,16 @@ nlohmann::json model_to_json(const FlowStack<S>& flow) {
     out["preprocess"] = {{"shift", detail::to_json_array<S>(flow.preprocess()->shift())},
                          {"scale", detail::to_json_array<S>(flow.preprocess()->scale())}};
   if (!flow.dequantized().empty()) out["dequantize"] = flow.dequantized();
+  if (flow.context_dim() > 0) out["context_dim"] = flow.context_dim();
+  if (flow.context_preprocess())
+    out["context_preprocess"] = {{"shift", detail::to_json_array<S>(flow.context_preprocess()->shift())},
+                                 {"scale", detail::to_json_array<S>(flow.context_preprocess()->scale())}};
   const auto& base = flow.base();
   if (const auto* diagonal = dynamic_cast<const DiagonalGaussian<S>*>(&base))
     out["base"] = {{"type", base.type()}, {"mean", detail::to_json_array<S>(diagonal->mean())},
                    {"log_std", detail::to_json_array<S>(diagonal->log_std())}};
+  else if (const auto* conditional = dynamic_cast<const ConditionalDiagonalGaussian<S>*>(&base))
+    out["base"] = {{"type", base.type()}, {"net", detail::mlp_to_json(conditional->net())}};
   else
     out["base"] = {{"type", base.type()}};
   nlohmann::json layers = nlohmann::json::array();
@@ -202,15 +213,32 @@ FlowStack<S> model_from_json(const nlohmann::json& document) {
   const long long dim = dim_field.integer();
   if (dim < 1 || dim > 1000000) dim_field.fail("dim must be a positive integer, found " + std::to_string(dim));
   const auto d = static_cast<Index>(dim);
-  FlowStack<S> flow(d);
-  if (root.has("preprocess")) {
-    const detail::JsonReader preprocess = root.field("preprocess");
-    const RowVector<S> shift = preprocess.field("shift").row_vector<S>(d);
-    const detail::JsonReader scale_field = preprocess.field("scale");
-    const RowVector<S> scale = scale_field.row_vector<S>(d);
-    for (Index j = 0; j < d; ++j)
+  Index context_dim = 0;
+  if (root.has("context_dim")) {
+    const detail::JsonReader field = root.field("context_dim");
+    const long long width = field.integer();
+    if (width < 1 || width > 1000000) field.fail("context_dim must be a positive integer, found " + std::to_string(width));
+    context_dim = static_cast<Index>(width);
+  }
+  FlowStack<S> flow(d, context_dim);
+  // {"shift": [...], "scale": [...]} of the given size, scale positive
+  auto standardization = [](const detail::JsonReader& field, Index size) {
+    const RowVector<S> shift = field.field("shift").row_vector<S>(size);
+    const detail::JsonReader scale_field = field.field("scale");
+    const RowVector<S> scale = scale_field.row_vector<S>(size);
+    for (Index j = 0; j < size; ++j)
       if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
+    return std::pair{shift, scale};
+  };
+  if (root.has("preprocess")) {
+    const auto [shift, scale] = standardization(root.field("preprocess"), d);
     flow.set_preprocess(shift, scale);
+  }
+  if (root.has("context_preprocess")) {
+    const detail::JsonReader field = root.field("context_preprocess");
+    if (context_dim == 0) field.fail("a context preprocess needs a context_dim");
+    const auto [shift, scale] = standardization(field, context_dim);
+    flow.set_context_preprocess(shift, scale);
   }
   if (root.has("dequantize")) {
     const detail::JsonReader dequantize = root.field("dequantize");
@@ -225,11 +253,21 @@ FlowStack<S> model_from_json(const nlohmann::json& document) {
   const std::string base_name = base_type.string();
   if (base_name == "diagonal_normal") {
     flow.set_base(std::make_unique<DiagonalGaussian<S>>(base.field("mean").row_vector<S>(d), base.field("log_std").row_vector<S>(d)));
+  } else if (base_name == "conditional_diagonal_normal") {
+    if (context_dim == 0) base_type.fail("a conditional base needs a context_dim");
+    flow.set_base(std::make_unique<ConditionalDiagonalGaussian<S>>(d, detail::mlp_from_json<S>(base.field("net"), context_dim, 2 * d)));
   } else if (base_name != "standard_normal") {
-    base_type.fail("unknown base \"" + base_name + "\" (known: standard_normal, diagonal_normal)");
+    base_type.fail("unknown base \"" + base_name + "\" (known: standard_normal, diagonal_normal, conditional_diagonal_normal)");
   }
   const detail::JsonReader layers = root.field("layers");
-  for (std::size_t k = 0; k < layers.array_size(); ++k) flow.append(LayerRegistry<S>::instance().read(layers.at(k), d));
+  for (std::size_t k = 0; k < layers.array_size(); ++k) {
+    const detail::JsonReader entry = layers.at(k);
+    std::unique_ptr<Layer<S>> layer = LayerRegistry<S>::instance().read(entry, d);
+    if (layer->context_dim() != 0 && layer->context_dim() != context_dim)
+      entry.fail("this layer reads a context of " + std::to_string(layer->context_dim()) + " columns, the model's context_dim is " +
+                 std::to_string(context_dim));
+    flow.append(std::move(layer));
+  }
   return flow;
 }
 

@@ -6,7 +6,8 @@
 // Optionally the loop keeps an exponential moving average of the parameters
 // (Polyak–Ruppert averaging); validation, early stopping and the final model
 // then use the average, which is smoother than the last iterate and
-// generalises better on small data sets.
+// generalises better on small data sets. A conditional flow p(x | c) trains
+// the same way on pairs: row i of the data with row i of its context.
 #pragma once
 
 #include <algorithm>
@@ -133,6 +134,14 @@ struct has_initialize : std::false_type {};
 template <class Flow, class S>
 struct has_initialize<Flow, S, std::void_t<decltype(std::declval<Flow&>().initialize(std::declval<const Matrix<S>&>()))>>
     : std::true_type {};
+/// The same for initialize(batch, context).
+template <class Flow, class S, class = void>
+struct has_conditional_initialize : std::false_type {};
+template <class Flow, class S>
+struct has_conditional_initialize<Flow, S,
+                                  std::void_t<decltype(std::declval<Flow&>().initialize(std::declval<const Matrix<S>&>(),
+                                                                                        std::declval<const Matrix<S>&>()))>>
+    : std::true_type {};
 }  // namespace detail
 
 namespace detail {
@@ -159,21 +168,46 @@ inline bool clearly_better(const Eigen::ArrayXd& gain) {
 }
 }  // namespace detail
 
-/// −mean log p over data, evaluated in chunks so memory stays bounded.
+namespace detail {
+/// log p(x), or log p(x | c) when a context is given.
 template <class Flow, class S>
-double mean_negative_log_likelihood(const Flow& flow, const Matrix<S>& data, Index chunk = 16384) {
+ColumnVector<S> log_prob_given(const Flow& flow, const Matrix<S>& data, const Matrix<S>* context) {
+  return context ? flow.log_prob(data, *context) : flow.log_prob(data);
+}
+
+/// −mean log p(x [| c]) over data, in chunks so memory stays bounded.
+template <class Flow, class S>
+double mean_nll(const Flow& flow, const Matrix<S>& data, const Matrix<S>* context, Index chunk) {
+  if (context && context->rows() != data.rows())
+    throw ShapeError("mean_negative_log_likelihood: expected one context row per data row (" + std::to_string(data.rows()) +
+                     "), found " + std::to_string(context->rows()));
   double total = 0;
   for (Index first = 0; first < data.rows(); first += chunk) {
     const Index count = std::min(chunk, data.rows() - first);
-    total -= flow.log_prob(Matrix<S>(data.middleRows(first, count))).template cast<double>().sum();
+    const Matrix<S> rows = data.middleRows(first, count);
+    if (context) total -= flow.log_prob(rows, Matrix<S>(context->middleRows(first, count))).template cast<double>().sum();
+    else total -= flow.log_prob(rows).template cast<double>().sum();
   }
   return total / static_cast<double>(data.rows());
 }
+}  // namespace detail
 
-/// Trains flow (any stack with negative_log_likelihood(tape, x), log_prob and parameters()).
+/// −mean log p over data, evaluated in chunks so memory stays bounded.
 template <class Flow, class S>
-TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_data, const Matrix<S>& validation_data,
-                  const TrainOptions& options) {
+double mean_negative_log_likelihood(const Flow& flow, const Matrix<S>& data, Index chunk = 16384) {
+  return detail::mean_nll(flow, data, static_cast<const Matrix<S>*>(nullptr), chunk);
+}
+/// −mean log p(x | c) over pairs (row i of data with row i of context).
+template <class Flow, class S>
+double mean_negative_log_likelihood(const Flow& flow, const Matrix<S>& data, const Matrix<S>& context, Index chunk = 16384) {
+  return detail::mean_nll(flow, data, &context, chunk);
+}
+
+namespace detail {
+// The loop behind both train overloads; the contexts are null for an unconditional flow.
+template <class Flow, class S>
+TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_data, const Matrix<S>* train_context,
+                       const Matrix<S>& validation_data, const Matrix<S>* validation_context, const TrainOptions& options) {
   if (options.epochs < 1) throw ValueError("train: epochs must be at least 1, found " + std::to_string(options.epochs));
   if (options.batch_size < 0) throw ValueError("train: batch size must be positive (0: full batch), found " + std::to_string(options.batch_size));
   if (options.patience < 0) throw ValueError("train: patience must be non-negative, found " + std::to_string(options.patience));
@@ -191,6 +225,12 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
                      " finite non-negative standard deviations (one per column), found " + std::to_string(options.jitter.size()) +
                      (options.jitter.size() == train_data.cols() ? " with a negative or non-finite one" : ""));
 
+  if (train_context) {
+    detail::require_context("train (training context)", train_data, *train_context, train_context->cols());
+    if (validation_data.rows() > 0)
+      detail::require_context("train (validation context)", validation_data, *validation_context, train_context->cols());
+  }
+
   validate_dequantized_columns("train", options.dequantize, train_data.cols());
   require_integer_columns("train (training data)", train_data, options.dequantize);
   const bool dequantizing = !options.dequantize.empty();
@@ -202,6 +242,8 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
   Random rng(options.seed);
   BatchGradient<S> gradient(options.threads, options.min_rows_per_thread);
   Matrix<S> batch_points(batch, train_data.cols()), remainder_points(remainder, train_data.cols());
+  const Index context_cols = train_context ? train_context->cols() : 0;
+  Matrix<S> batch_context(batch, context_cols), remainder_context(remainder, context_cols);
 
   TrainResult result;
   std::vector<Matrix<S>> best = detail::snapshot(parameters), last_good = best;
@@ -240,8 +282,11 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
     for (Index b = 0; b < full_batches + (remainder > 0 ? 1 : 0); ++b) {
       const bool last = b == full_batches;
       Matrix<S>& points = last ? remainder_points : batch_points;
+      Matrix<S>& context = last ? remainder_context : batch_context;
       for (Index i = 0; i < points.rows(); ++i) {
-        points.row(i) = train_data.row(order[static_cast<std::size_t>(b * batch + i)]);
+        const Index row = order[static_cast<std::size_t>(b * batch + i)];
+        points.row(i) = train_data.row(row);
+        if (train_context) context.row(i) = train_context->row(row);
         if (jittering)
           for (Index j = 0; j < points.cols(); ++j) points(i, j) += static_cast<S>(options.jitter(j) * rng.normal());
         if (dequantizing)
@@ -250,13 +295,17 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
       // Data-dependent initialisation (ActNorm) from the first batch of a fresh
       // run; the snapshots taken before it would restore uninitialised values.
       if (result.steps == 0 && !options.resume) {
-        if constexpr (detail::has_initialize<Flow, S>::value) flow.initialize(points);
+        if (!train_context) {
+          if constexpr (detail::has_initialize<Flow, S>::value) flow.initialize(points);
+        } else if constexpr (detail::has_conditional_initialize<Flow, S>::value) {
+          flow.initialize(points, context);
+        }
         best = last_good = detail::snapshot(parameters);
         if (averaging) average = best;
       }
       if (options.schedule) optimizer.set_learning_rate(options.schedule->at(result.steps));
       optimizer.zero_grad();
-      const double value = gradient(flow, points);
+      const double value = train_context ? gradient(flow, points, context) : gradient(flow, points);
       if (!std::isfinite(value) || !gradients_finite(parameters)) {
         detail::restore(parameters, last_good);
         throw NumericalError("training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(result.steps + 1) +
@@ -281,7 +330,7 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
     report.epochs = options.epochs;
     report.train_nll = loss_sum / static_cast<double>(n);
     if (averaging) detail::swap_values(parameters, average);  // evaluate and keep θ̄
-    if (validating) report.validation_nll = mean_negative_log_likelihood(flow, validation_data);
+    if (validating) report.validation_nll = detail::mean_nll(flow, validation_data, validation_context, 16384);
     report.seconds = elapsed();
     report.steps_per_second = static_cast<double>(result.steps - steps_before) / std::max(report.seconds, 1e-9);
     report.eta_seconds = report.seconds / static_cast<double>(epoch - first_epoch + 1) * static_cast<double>(options.epochs - epoch);
@@ -317,15 +366,34 @@ TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_da
   if (averaging) detail::restore(parameters, average);
   result.kept_epoch = result.history.empty() ? first_epoch - 1 : result.history.back().epoch;
   if (validating && options.keep_best && result.best_epoch != result.kept_epoch && result.best_epoch > 0) {
-    const ColumnVector<S> last_log_p = flow.log_prob(validation_data);
+    const ColumnVector<S> last_log_p = detail::log_prob_given(flow, validation_data, validation_context);
     std::vector<Matrix<S>> last = detail::snapshot(parameters);
     detail::restore(parameters, best);
-    const Eigen::ArrayXd gain = (flow.log_prob(validation_data) - last_log_p).template cast<double>().array();
+    const Eigen::ArrayXd gain =
+        (detail::log_prob_given(flow, validation_data, validation_context) - last_log_p).template cast<double>().array();
     if (detail::clearly_better(gain)) result.kept_epoch = result.best_epoch;
     else detail::restore(parameters, last);
   }
   result.seconds = elapsed();
   return result;
+}
+}  // namespace detail
+
+/// Trains flow (any stack with negative_log_likelihood(tape, x), log_prob and parameters()).
+template <class Flow, class S>
+TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_data, const Matrix<S>& validation_data,
+                  const TrainOptions& options) {
+  return detail::train_loop(flow, optimizer, train_data, static_cast<const Matrix<S>*>(nullptr), validation_data,
+                            static_cast<const Matrix<S>*>(nullptr), options);
+}
+
+/// Trains a conditional flow p(x | c) on pairs: row i of train_data with row i of
+/// train_context (and the same for validation); the options mean what they mean
+/// above, the noise options touching x only.
+template <class Flow, class S>
+TrainResult train(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_data, const Matrix<S>& train_context,
+                  const Matrix<S>& validation_data, const Matrix<S>& validation_context, const TrainOptions& options) {
+  return detail::train_loop(flow, optimizer, train_data, &train_context, validation_data, &validation_context, options);
 }
 
 }  // namespace eigenflow

@@ -44,21 +44,21 @@ void add_masked_autoregressive(LayerRegistry<S>& registry) {
             degrees_field.at(j).fail("degrees must hold each of 1.." + std::to_string(dim) + " exactly once");
           seen[static_cast<std::size_t>(degrees[j] - 1)] = true;
         }
-        const JsonReader context_field = in.field("context_dim");
-        const long long context_dim = context_field.integer();
-        if (context_dim != 0) context_field.fail("conditional layers are not supported by this version; expected 0");
+        const Index context_dim = context_dim_from_json(in);
+        const Index lowest = context_dim > 0 ? 0 : 1;  // with a context, units of degree 0 see it alone
         const JsonReader hidden_field = in.field("hidden_degrees");
         std::vector<std::vector<Index>> hidden;
         for (std::size_t layer = 0; layer < hidden_field.array_size(); ++layer) {
           const JsonReader layer_field = hidden_field.at(layer);
           hidden.push_back(index_array(layer_field));
           for (std::size_t k = 0; k < hidden.back().size(); ++k)
-            if (hidden.back()[k] < 1 || hidden.back()[k] > dim - 1)
-              layer_field.at(k).fail("hidden degrees must lie in [1, " + std::to_string(dim - 1) + "]");
+            if (hidden.back()[k] < lowest || hidden.back()[k] > dim - 1)
+              layer_field.at(k).fail("hidden degrees must lie in [" + std::to_string(lowest) + ", " +
+                                     std::to_string(dim - 1) + "]");
         }
         if (hidden.empty()) hidden_field.fail("a MADE needs at least one hidden layer");
         const JsonReader made_field = in.field("made");
-        Mlp<S> net = mlp_from_json<S>(made_field, dim, transformer.params_per_dim() * dim);
+        Mlp<S> net = mlp_from_json<S>(made_field, dim + context_dim, transformer.params_per_dim() * dim);
         if (net.layers().size() != hidden.size() + 1)
           made_field.fail("expected " + std::to_string(hidden.size() + 1) + " layers for " + std::to_string(hidden.size()) +
                           " hidden degree lists, found " + std::to_string(net.layers().size()));
@@ -67,7 +67,8 @@ void add_masked_autoregressive(LayerRegistry<S>& registry) {
             hidden_field.at(layer).fail("expected " + std::to_string(net.layers()[layer].weight.value.rows()) +
                                         " degrees (one per hidden unit), found " + std::to_string(hidden[layer].size()));
         return std::make_unique<MaskedAutoregressive<S>>(
-            Made<S>(std::move(degrees), std::move(hidden), transformer.params_per_dim(), 0, std::move(net)), transformer);
+            Made<S>(std::move(degrees), std::move(hidden), transformer.params_per_dim(), context_dim, std::move(net)),
+            transformer);
       },
       [](const Layer<S>& layer) {
         const auto& autoregressive = layer_as<MaskedAutoregressive<S>>(layer);

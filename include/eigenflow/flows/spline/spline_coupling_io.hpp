@@ -31,14 +31,17 @@ void add_spline_coupling(LayerRegistry<S>& registry) {
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
         const RowVector<S> mask = mask_from_json<S>(in.field("mask"), dim);
         const SplineShape shape = spline_shape_from_json(in);
-        return std::make_unique<SplineCoupling<S>>(mask, mlp_from_json<S>(in.field("net"), dim, shape.params_per_dim() * dim), shape);
+        Mlp<S> net = mlp_from_json<S>(in.field("net"), dim + context_dim_from_json(in), shape.params_per_dim() * dim);
+        return std::make_unique<SplineCoupling<S>>(mask, std::move(net), shape);
       },
       [](const Layer<S>& layer) {
         const auto& coupling = layer_as<SplineCoupling<S>>(layer);
-        return nlohmann::json{{"mask", to_json_array<S>(coupling.mask())},
-                              {"bins", coupling.shape().bins},
-                              {"tail_bound", coupling.shape().tail_bound},
-                              {"net", mlp_to_json(coupling.net())}};
+        nlohmann::json out{{"mask", to_json_array<S>(coupling.mask())},
+                           {"bins", coupling.shape().bins},
+                           {"tail_bound", coupling.shape().tail_bound},
+                           {"net", mlp_to_json(coupling.net())}};
+        context_dim_to_json(out, coupling.context_dim());
+        return out;
       });
 }
 
