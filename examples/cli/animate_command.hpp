@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "context.hpp"
 #include "gnuplot.hpp"
 #include "options.hpp"
 
@@ -15,8 +16,10 @@ int animate_command(const Options& o, const FlowStack<S>& flow) {
   require_writable_destination(o.out);
   if (flow.dim() != 2) throw ValueError("animate draws 2D models; this model has dimension " + std::to_string(flow.dim()));
   Random rng(o.seed);
-  const Matrix<S> z = flow.base().sample(static_cast<Index>(o.samples), rng);
-  const std::vector<Matrix<S>> frames = flow.inverse_trajectory(z);  // base -> … -> data, seed 000's animation
+  // a conditional model is animated at one context, --context v1,...
+  const Matrix<S> context = context_for(o, flow.context_dim()).template cast<S>().replicate(o.samples, 1);
+  const Matrix<S> z = flow.base().sample(flow.context_features(context), rng);
+  const std::vector<Matrix<S>> frames = flow.inverse_trajectory(z, context);  // base -> … -> data, seed 000's animation
   ScratchDirectory scratch;
   Matrix<double> all(static_cast<Index>(frames.size()) * z.rows(), 2);
   for (std::size_t k = 0; k < frames.size(); ++k) {

@@ -15,6 +15,9 @@
 // Autoregressive families change the order between layers (--order): reverse
 // alternates natural and reversed orders, random draws a seeded order per
 // layer, natural keeps one order throughout.
+// A conditional flow (context_dim K > 0) feeds the context to every coupling
+// and autoregressive conditioner, and optionally to the base (conditional_base:
+// a diagonal Gaussian whose mean and log-std are an MLP of c).
 #pragma once
 
 #include <eigenflow/eigenflow.hpp>
@@ -36,6 +39,7 @@ struct FlowSpec {
   std::string mix = "none";            ///< between coupling or autoregressive layers: none | permute | lu
   bool actnorm = false;                ///< an ActNorm before each coupling or autoregressive layer
   bool sampling = false;               ///< planar, radial: place them in the sampling direction (Inverted)
+  bool conditional_base = false;       ///< conditional flows: the base's mean and log-std from c
 
   /// Layers and hidden width when not given: measured on two moons (benchmarks/README.md).
   Index default_layers() const {
@@ -59,14 +63,18 @@ inline InputOrder layer_order(const std::string& order, Index k) {
 }
 
 template <class S>
-FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
-  FlowStack<S> flow(dim);
-  const ConditionerShape shape{spec.resolved_hidden(), spec.depth, spec.activation};
+FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index context_dim = 0) {
+  FlowStack<S> flow(dim, context_dim);
+  const ConditionerShape shape{spec.resolved_hidden(), spec.depth, spec.activation, context_dim};
   const bool autoregressive = spec.family == "maf" || spec.family == "iaf" || spec.family == "nsf-ar";
   const bool coupling = spec.family == "nsf" || spec.family.find("realnvp") != std::string::npos || spec.family == "nice" ||
                         spec.family == "glow";
   if ((autoregressive || coupling) && dim < 2)
     throw ValueError("the " + spec.family + " flow needs data of dimension >= 2, found " + std::to_string(dim));
+  if (context_dim > 0 && !(autoregressive || coupling))
+    throw ValueError("the " + spec.family + " flow has no network to condition on a context; use a coupling or autoregressive "
+                     "flow (realnvp, nice, glow, maf, iaf, nsf, nsf-ar)");
+  if (spec.conditional_base && context_dim == 0) throw ValueError("a conditional base needs a context");
   if (!(autoregressive || coupling) && (spec.mix != "none" || spec.actnorm))
     throw ValueError("--mix and --actnorm apply to coupling and autoregressive flows, not to " + spec.family);
   if (spec.mix != "none" && spec.mix != "permute" && spec.mix != "lu")
@@ -83,7 +91,8 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
       flow.append(AffineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.conditioner, ScaleActivation::tanh, rng,
                                           spec.family == "glow"));
     } else if (spec.family == "nice") {
-      flow.append(AdditiveCoupling<S>::make(alternating_mask<S>(dim, parity), shape.hidden, spec.depth, spec.activation, rng));
+      flow.append(
+          AdditiveCoupling<S>::make(alternating_mask<S>(dim, parity), shape.hidden, spec.depth, spec.activation, rng, false, context_dim));
     } else if (spec.family == "planar") {
       if (spec.sampling) flow.append(Inverted<Planar<S>>(Planar<S>::random(dim, rng)));
       else flow.append(Planar<S>::random(dim, rng));
@@ -102,7 +111,10 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng) {
                        "' (expected realnvp, leaky-realnvp, nice, glow, planar, radial, maf, iaf, nsf or nsf-ar)");
     }
   }
-  if (spec.family == "nice") flow.set_base(std::make_unique<DiagonalGaussian<S>>(dim));
+  if (spec.conditional_base)  // starts at N(0, I) for every c (its last layer zeroed)
+    flow.set_base(std::make_unique<ConditionalDiagonalGaussian<S>>(dim, ConditionerShape{shape.hidden, 1, spec.activation, context_dim}, rng));
+  else if (spec.family == "nice")
+    flow.set_base(std::make_unique<DiagonalGaussian<S>>(dim));
   return flow;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "animate_command.hpp"
+#include "context.hpp"
 #include "fit_command.hpp"
 #include "logprob_command.hpp"
 #include "options.hpp"
@@ -105,6 +106,11 @@ int run(int argc, char** argv) {
   auto* checkpoint_opt = train_cmd->add_option("--checkpoint", o.checkpoint_dir, "directory for checkpoints (model, optimizer and RNG state)");
   train_cmd->add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints (default 1)")->check(CLI::PositiveNumber);
   train_cmd->add_flag("--resume", o.resume, "continue from the checkpoint in --checkpoint DIR")->needs(checkpoint_opt);
+  auto* context_columns_opt = train_cmd->add_option("--context-columns", o.context_columns,
+      "conditional model p(x | c): the last K columns of the data are the context c (rotated-moons: 1)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--context", o.context_names, "conditional model p(x | c): the context columns by header name, NAME,...")
+      ->excludes(context_columns_opt);
+  train_cmd->add_flag("--conditional-base", o.conditional_base, "conditional model: a diagonal Gaussian base whose mean and log-std are an MLP of c");
   train_cmd->add_option("--out", o.out, "model file to write")->required();
 
   auto* fit = app.add_subcommand("fit", "variational inference: fit a flow to an unnormalised target density by reverse KL and save it");
@@ -132,11 +138,17 @@ int run(int argc, char** argv) {
   logprob->add_option("--out", o.out, "CSV of log densities")->required();
   logprob->add_option("--draws", o.draws, "dequantized models: uniform draws per point for the estimate of log P (default 16)")->check(CLI::PositiveNumber);
   logprob->add_option("--seed", o.seed, "dequantized models: random seed of the draws");
+  auto* logprob_columns = logprob->add_option("--context-columns", o.context_columns,
+      "conditional models: the last K columns are the context (default: the model's K)")->check(CLI::NonNegativeNumber);
+  logprob->add_option("--context", o.context_names, "conditional models: the context columns by header name, NAME,...")
+      ->excludes(logprob_columns);
 
   auto* sample = app.add_subcommand("sample", "draw points from a model");
   sample->add_option("--model", o.model_path, "model file")->required();
-  sample->add_option("--n", o.samples, "number of points")->required()->check(CLI::PositiveNumber);
+  sample->add_option("--n", o.samples, "number of points (with --context-file: one per row unless given)")->check(CLI::PositiveNumber);
   sample->add_option("--seed", o.seed, "random seed");
+  auto* sample_context = sample->add_option("--context", o.context_values, "conditional models: one context v1,... for every point");
+  sample->add_option("--context-file", o.context_file, "conditional models: a CSV of contexts, one point per row")->excludes(sample_context);
   sample->add_option("--out", o.out, "output CSV")->required();
 
   auto* plot = app.add_subcommand("plot", "PNG: data, samples and the model density side by side");
@@ -145,12 +157,14 @@ int run(int argc, char** argv) {
   plot->add_option("--target", o.target, "a variational-inference target to show (instead of data): u1 | u2 | u3 | u4 | banana | funnel | ring")
       ->check(CLI::IsMember(target_names))->excludes(plot_data);
   plot->add_option("--seed", o.seed, "random seed for the samples");
+  plot->add_option("--context", o.context_values, "conditional models: draw p(x | c) at this context v1,...");
   plot->add_option("--out", o.out, "output PNG")->required();
 
   auto* animate = app.add_subcommand("animate", "GIF: base samples carried through the layers to data space");
   animate->add_option("--model", o.model_path, "model file")->required();
   animate->add_option("--n", o.samples, "number of points (default 1000)")->check(CLI::PositiveNumber);
   animate->add_option("--seed", o.seed, "random seed");
+  animate->add_option("--context", o.context_values, "conditional models: animate p(x | c) at this context v1,...");
   animate->add_option("--out", o.out, "output GIF")->required();
 
   try {
@@ -166,14 +180,16 @@ int run(int argc, char** argv) {
 
   if (app.got_subcommand("datasets")) {
     for (const auto& info : datasets())
-      std::printf("%-13s %s%s\n", info.name.c_str(), info.description.c_str(), info.has_density ? " [closed-form density]" : "");
+      std::printf("%-13s %s%s\n", info.name.c_str(), info.description.c_str(),
+                  info.has_density ? (info.context_dim > 0 ? " [closed-form conditional density]" : " [closed-form density]") : "");
     return 0;
   }
   if (app.got_subcommand("generate")) {
     require_writable_destination(o.out);
     Random rng(o.seed);
     const Matrix<double> points = generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
-    write_csv(o.out, points, point_header(points.cols()));
+    const Index context_dim = dataset_info(o.dataset).context_dim;  // conditional sets: the context last
+    write_csv(o.out, points, points_and_context_header(points.cols() - context_dim, context_dim));
     return 0;
   }
   if (app.got_subcommand("train")) {
@@ -194,6 +210,7 @@ int run(int argc, char** argv) {
     Options resolved = o;
     resolved.flow.activation = parse_activation(o.activation);
     resolved.flow.conditioner = o.conditioner == "shared" ? Conditioner::shared : Conditioner::separate;
+    resolved.flow.conditional_base = o.conditional_base;
     return o.precision == "float" ? train_command<float>(resolved) : train_command<double>(resolved);
   }
   if (app.got_subcommand("fit")) {
@@ -201,7 +218,13 @@ int run(int argc, char** argv) {
     return o.precision == "float" ? fit_command<float>(o) : fit_command<double>(o);
   }
   if (app.got_subcommand("logprob")) return with_model(o, [&](const auto& flow) { return logprob_command(o, flow); });
-  if (app.got_subcommand("sample")) return with_model(o, [&](const auto& flow) { return sample_command(o, flow); });
+  if (app.got_subcommand("sample")) {
+    if (sample->count("--n") == 0) {
+      require(!o.context_file.empty(), "sample needs --n N (or --context-file C.csv, one point per row)");
+      o.samples = 0;  // one per context row
+    }
+    return with_model(o, [&](const auto& flow) { return sample_command(o, flow); });
+  }
   if (app.got_subcommand("plot")) return with_model(o, [&](const auto& flow) { return plot_command(o, flow); });
   return with_model(o, [&](const auto& flow) { return animate_command(o, flow); });
 }

@@ -58,6 +58,12 @@ struct Options {
   std::string bounded;                    ///< "LO,HI": a logit map from [LO, HI] (flows/logit.hpp)
   double logit_alpha = 1e-3;
   long long draws = 16;                   ///< logprob of a dequantised model: draws per point
+  // conditional models p(x | c) (context.hpp)
+  long long context_columns = -1;  ///< train, logprob: the last K columns are the context (−1: none / the model's)
+  std::string context_names;       ///< train, logprob: the context columns by header name, "a,b"
+  std::string context_values;      ///< sample, plot, animate: one context "v1,v2" for every point
+  std::string context_file;        ///< sample: a CSV of contexts, one per point
+  bool conditional_base = false;   ///< train: a diagonal Gaussian base whose mean and log-std come from c
   // variational inference (fit); defaults measured on U1–U4 (docs/variational-inference.md)
   std::string target;
   long long steps = 40000, fit_batch = 256, anneal = -1, fit_samples = 100000;  ///< anneal −1: steps / 2
@@ -79,7 +85,8 @@ struct Options {
             {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
             {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter},
-            {"keep_last", keep_last}, {"dequantize", dequantize}, {"bounded", bounded}, {"logit_alpha", logit_alpha}};
+            {"keep_last", keep_last}, {"dequantize", dequantize}, {"bounded", bounded}, {"logit_alpha", logit_alpha},
+            {"context_columns", context_columns}, {"context", context_names}, {"conditional_base", conditional_base}};
   }
 };
 
@@ -91,26 +98,23 @@ inline void set_threads(long long threads) {
   Eigen::setNbThreads(static_cast<int>(threads));
 }
 
-/// A CSV file of points, the rows read so far reported on stderr while a large file loads.
-inline Matrix<double> read_points(const std::string& path, Index columns = -1) {
+/// A CSV file (header and values), the rows read so far reported on stderr while a large file loads.
+inline CsvTable read_table(const std::string& path, Index columns = -1) {
   CsvProgress progress;
   bool reported = false;
   progress.report = [&](std::size_t rows) {
     std::fprintf(stderr, "\rreading %s: %zu rows", path.c_str(), rows);
     reported = true;
   };
-  Matrix<double> values = read_csv(path, columns, progress).values;
+  CsvTable table = read_csv(path, columns, progress);
   if (reported)
-    std::fprintf(stderr, "\rread %s: %lld rows of %lld columns\n", path.c_str(), static_cast<long long>(values.rows()),
-                 static_cast<long long>(values.cols()));
-  return values;
+    std::fprintf(stderr, "\rread %s: %lld rows of %lld columns\n", path.c_str(), static_cast<long long>(table.values.rows()),
+                 static_cast<long long>(table.values.cols()));
+  return table;
 }
 
-/// The training data: a CSV file or a built-in set.
-inline Matrix<double> load_or_generate(const Options& o, Random& rng) {
-  if (o.data_path.empty()) return generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
-  return read_points(o.data_path);
-}
+/// The same, its values only.
+inline Matrix<double> read_points(const std::string& path, Index columns = -1) { return read_table(path, columns).values; }
 
 /// "LO,HI" of --bounded as two numbers with LO < HI.
 inline std::pair<double, double> parse_bounds(const std::string& text) {

@@ -9,28 +9,56 @@
 #include <utility>
 #include <vector>
 
+#include "context.hpp"
 #include "options.hpp"
 #include "train_defaults.hpp"
 
 namespace eigenflow::cli {
 
-/// The baseline line: a full-covariance Gaussian fitted to the training rows, scored on
-/// the same held-out rows as the flow (test, else validation, else training), and a
+/// Residuals x − (c·A + b) of the least-squares affine fit of x on c (fitted on the
+/// training rows): a Gaussian of them is the linear-Gaussian p(x | c).
+struct LinearRegression {
+  Matrix<double> weights;  ///< (K + 1) x D: A, then the row b
+  static LinearRegression fit(const Matrix<double>& c, const Matrix<double>& x) {
+    return {with_ones(c).colPivHouseholderQr().solve(x)};
+  }
+  Matrix<double> residuals(const Matrix<double>& c, const Matrix<double>& x) const { return x - with_ones(c) * weights; }
+  static Matrix<double> with_ones(const Matrix<double>& c) {
+    Matrix<double> design(c.rows(), c.cols() + 1);
+    design << c, Matrix<double>::Ones(c.rows(), 1);
+    return design;
+  }
+};
+
+/// The baseline line: a full-covariance Gaussian fitted to the training rows (for a
+/// conditional model, the linear-Gaussian p(x | c) = N(x; c·A + b, Σ)), scored on the
+/// same held-out rows as the flow (test, else validation, else training), and a
 /// warning when the flow does not beat it.
-inline void print_gaussian_baseline(const DataSplit& split, double train_nll, double val_nll, double test_nll) {
+inline void print_gaussian_baseline(const DataSplit& split, const DataSplit& context, double train_nll, double val_nll,
+                                    double test_nll) {
   const bool test = split.test.rows() > 0, validation = split.validation.rows() > 0;
   const char* name = test ? "test_nll" : (validation ? "val_nll" : "train_nll");
   const double flow_nll = test ? test_nll : (validation ? val_nll : train_nll);
   const Matrix<double>& held_out = test ? split.test : (validation ? split.validation : split.train);
+  const bool conditional = context.train.cols() > 0;
+  const char* what = conditional ? "linear-gaussian p(x|c)" : "full-covariance gaussian";
   try {
-    const double nll = FullCovarianceGaussian::fit(split.train).mean_negative_log_likelihood(held_out);
-    std::printf("baseline full-covariance gaussian %s=%s (flow better by %.4f nats)\n", name, format_nll(nll).c_str(), nll - flow_nll);
+    double nll = 0;
+    if (conditional) {
+      const Matrix<double>& held_out_c = test ? context.test : (validation ? context.validation : context.train);
+      const LinearRegression regression = LinearRegression::fit(context.train, split.train);
+      nll = FullCovarianceGaussian::fit(regression.residuals(context.train, split.train))
+                .mean_negative_log_likelihood(regression.residuals(held_out_c, held_out));
+    } else {
+      nll = FullCovarianceGaussian::fit(split.train).mean_negative_log_likelihood(held_out);
+    }
+    std::printf("baseline %s %s=%s (flow better by %.4f nats)\n", what, name, format_nll(nll).c_str(), nll - flow_nll);
     std::fflush(stdout);  // the warning comes after the line it comments on
     if (!(flow_nll < nll))
-      std::fprintf(stderr, "warning: the flow's %s (%s) is no better than a full-covariance Gaussian's (%s); try --patience, "
-                           "fewer layers or more data\n", name, format_nll(flow_nll).c_str(), format_nll(nll).c_str());
+      std::fprintf(stderr, "warning: the flow's %s (%s) is no better than a %s's (%s); try --patience, "
+                           "fewer layers or more data\n", name, format_nll(flow_nll).c_str(), what, format_nll(nll).c_str());
   } catch (const ValueError& e) {
-    std::printf("baseline full-covariance gaussian %s=nan (%s)\n", name, e.what());
+    std::printf("baseline %s %s=nan (%s)\n", what, name, e.what());
   }
 }
 
@@ -71,7 +99,7 @@ FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double
   const Index d = flow.dim();
   const Logit<S> logit(RowVector<S>::Constant(d, S(lo)), RowVector<S>::Constant(d, S(hi)), S(alpha));
   const Standardization standardization = Standardization::fit(logit.forward(train.cast<S>()).points.template cast<double>());
-  FlowStack<S> out(d);
+  FlowStack<S> out(d, flow.context_dim());
   out.append(logit);
   out.append(Standardize<S>(standardization.shift.cast<S>(), standardization.scale.cast<S>()));
   for (std::size_t k = 0; k < flow.size(); ++k) out.append(flow.layer(k).clone());
@@ -79,37 +107,75 @@ FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double
   return out;
 }
 
+/// The rows of a data file or a built-in set reordered to [x | c], with K, the context width.
+struct JointRows {
+  Matrix<double> values;
+  Index context_dim = 0;
+};
+inline JointRows load_joint_rows(const Options& o, const std::string& path, Random& rng, const std::string& where) {
+  CsvTable table;
+  long long context_columns = o.context_columns < 0 ? 0 : o.context_columns;
+  if (path.empty()) {
+    table.values = generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
+    if (o.context_columns < 0 && o.context_names.empty()) context_columns = dataset_info(o.dataset).context_dim;
+  } else {
+    table = read_table(path);
+  }
+  const ColumnLayout layout = column_layout(table.values.cols(), table.header, context_columns, o.context_names, where);
+  return {points_then_context(table.values, layout), static_cast<Index>(layout.context.size())};
+}
+
+/// A split's rows [x | c] as x and c.
+inline std::pair<DataSplit, DataSplit> split_columns(const DataSplit& joint, Index dim) {
+  auto part = [dim](const Matrix<double>& rows, bool context) {
+    return Matrix<double>(context ? rows.rightCols(rows.cols() - dim) : rows.leftCols(dim));
+  };
+  return {DataSplit{part(joint.train, false), part(joint.validation, false), part(joint.test, false)},
+          DataSplit{part(joint.train, true), part(joint.validation, true), part(joint.test, true)}};
+}
+
 template <class S>
 int train_command(const Options& given) {
   require_writable_destination(given.out);
   const Bounds bounds = given.bounded.empty() ? Bounds() : Bounds(parse_bounds(given.bounded));
   Random data_rng(given.seed);
-  Matrix<double> data = load_or_generate(given, data_rng);
-  detail::require_finite("training data", data);
-  const Index dim = data.cols();
-  std::vector<Index> integer_columns;  // --dequantize: every column
+  // Rows [x | c]: the context columns (if any) moved last; every split keeps x and c paired.
+  JointRows joint = load_joint_rows(given, given.data_path, data_rng, given.data_path.empty() ? given.dataset : "'" + given.data_path + "'");
+  detail::require_finite("training data", joint.values);
+  const Index context_dim = joint.context_dim, columns = joint.values.cols(), dim = columns - context_dim;
+  require(!given.dequantize || context_dim == 0,
+          "--dequantize is not available for conditional models yet (logprob would report a density, not a mass)");
+  std::vector<Index> integer_columns;  // --dequantize: every column of x
   if (given.dequantize)
     for (Index j = 0; j < dim; ++j) integer_columns.push_back(j);
-  check_preprocessing_flags(given, integer_columns, bounds, data);
+  check_preprocessing_flags(given, integer_columns, bounds, joint.values.leftCols(dim));
   require(given.jitter <= 0 || !bounds, "--jitter cannot be combined with --bounded: the noise could leave the bounds");
-  // Held-out rows from files replace the split's share of them.
+  // Held-out rows from files replace the split's share of them; they have the training file's layout.
   auto held_out = [&](const std::string& path) {
-    Matrix<double> rows = read_points(path, dim);
-    check_preprocessing_flags(given, integer_columns, bounds, rows);
-    return rows;
+    const JointRows rows = load_joint_rows(given, path, data_rng, "'" + path + "'");
+    if (rows.values.cols() != columns || rows.context_dim != context_dim)
+      throw ShapeError("'" + path + "': expected " + std::to_string(dim) + " point and " + std::to_string(context_dim) +
+                       " context columns like the training data, found " + std::to_string(rows.values.cols() - rows.context_dim) +
+                       " and " + std::to_string(rows.context_dim));
+    detail::require_finite(("'" + path + "'").c_str(), rows.values);
+    check_preprocessing_flags(given, integer_columns, bounds, rows.values.leftCols(dim));
+    return rows.values;
   };
   const bool validation_file = !given.validation_path.empty(), test_file = !given.test_path.empty();
-  DataSplit split = split_dataset(data, validation_file ? 0 : given.validation_fraction, test_file ? 0 : given.test_fraction, data_rng);
-  data.resize(0, 0);  // the split holds the rows now
-  if (validation_file) split.validation = held_out(given.validation_path);
-  if (test_file) split.test = held_out(given.test_path);
+  DataSplit joint_split =
+      split_dataset(joint.values, validation_file ? 0 : given.validation_fraction, test_file ? 0 : given.test_fraction, data_rng);
+  joint.values.resize(0, 0);  // the split holds the rows now
+  if (validation_file) joint_split.validation = held_out(given.validation_path);
+  if (test_file) joint_split.test = held_out(given.test_path);
+  auto [split, context] = split_columns(joint_split, dim);
+  joint_split = DataSplit();
   require(split.train.rows() >= 2, "too few training points after the split");
   const Options o = with_data_defaults(given, split.train.rows(), dim);
   std::printf("train flow=%s layers=%lld hidden=%lld batch=%lld epochs=%lld patience=%lld weight_decay=%g jitter=%g "
-              "(N=%lld training rows, D=%lld)\n",
+              "(N=%lld training rows, D=%lld%s)\n",
               o.flow.family.c_str(), static_cast<long long>(o.flow.resolved_layers()), static_cast<long long>(o.flow.resolved_hidden()),
               o.batch, o.epochs, o.patience, o.weight_decay, o.jitter, static_cast<long long>(split.train.rows()),
-              static_cast<long long>(dim));
+              static_cast<long long>(dim), context_dim > 0 ? (", context K=" + std::to_string(context_dim)).c_str() : "");
   std::fflush(stdout);
 
   // Dequantised data: the trainer draws fresh noise for every batch; validation, test and the
@@ -134,11 +200,15 @@ int train_command(const Options& given) {
                          (checkpoint->config.contains(key) ? checkpoint->config[key].dump() : "missing") + ")");
   }
   Random model_rng(o.seed + 1);
-  FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, dim, model_rng);
+  FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, dim, model_rng, context_dim);
   if (!checkpoint) {
     if (bounds) flow = behind_logit(flow, bounds->first, bounds->second, o.logit_alpha, evaluated.train);
     else flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
     flow.set_dequantized(integer_columns);
+    if (context_dim > 0) {
+      const Standardization scaling = context_standardization(context.train);
+      flow.set_context_preprocess(scaling.shift.cast<S>(), scaling.scale.cast<S>());
+    }
   }
   auto optimizer = make_optimizer<S>(o, flow.parameters());
   if (checkpoint) optimizer->set_state(checkpoint->optimizer_steps, checkpoint->optimizer_state_as<S>());
@@ -165,12 +235,20 @@ int train_command(const Options& given) {
     options.on_checkpoint = [&](const TrainCheckpoint& state) { save_checkpoint(checkpoint_path, config, flow, *optimizer, state); };
   }
 
-  const TrainResult result = train(flow, *optimizer, as_scalar<S>(split.train), as_scalar<S>(evaluated.validation), options);
+  const TrainResult result =
+      context_dim > 0 ? train(flow, *optimizer, as_scalar<S>(split.train), as_scalar<S>(context.train), as_scalar<S>(evaluated.validation),
+                              as_scalar<S>(context.validation), options)
+                      : train(flow, *optimizer, as_scalar<S>(split.train), as_scalar<S>(evaluated.validation), options);
   progress.finish();
   save_model(o.out, flow);
 
-  auto nll = [&](const Matrix<double>& x) { return x.rows() ? mean_negative_log_likelihood(flow, as_scalar<S>(x)) : NAN; };
-  const double train_nll = nll(evaluated.train), val_nll = nll(evaluated.validation), test_nll = nll(evaluated.test);
+  auto nll = [&](const Matrix<double>& x, const Matrix<double>& c) {
+    if (x.rows() == 0) return double(NAN);
+    return context_dim > 0 ? mean_negative_log_likelihood(flow, as_scalar<S>(x), as_scalar<S>(c))
+                           : mean_negative_log_likelihood(flow, as_scalar<S>(x));
+  };
+  const double train_nll = nll(evaluated.train, context.train), val_nll = nll(evaluated.validation, context.validation),
+               test_nll = nll(evaluated.test, context.test);
   // Which parameters were saved: the last epoch's, or the best validation epoch's when clearly better.
   const bool last = result.history.empty() || result.kept_epoch == result.history.back().epoch;
   const std::string kept = std::to_string(result.kept_epoch) + (last ? " (last)" : " (best validation)");
@@ -180,7 +258,7 @@ int train_command(const Options& given) {
     std::printf("bits_per_dim train=%s val=%s test=%s (dequantized: NLL / (D ln 2), a bound on -log2 P per dimension)\n",
                 format_nll(bits_per_dim(train_nll, dim)).c_str(), format_nll(bits_per_dim(val_nll, dim)).c_str(),
                 format_nll(bits_per_dim(test_nll, dim)).c_str());
-  print_gaussian_baseline(evaluated, train_nll, val_nll, test_nll);
+  print_gaussian_baseline(evaluated, context, train_nll, val_nll, test_nll);
   return 0;
 }
 

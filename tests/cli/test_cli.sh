@@ -159,6 +159,53 @@ printf '1,2,3\n4,5,6\n' >three.csv
 expect_error "a validation file of the wrong width" 1 "three.csv" m.json -- "$EIGENFLOW" train --data few.csv --validation-data three.csv --out m.json
 expect_error "a test file that does not exist" 1 "cannot open" m.json -- "$EIGENFLOW" train --data few.csv --test-data nowhere.csv --out m.json
 
+# ---- conditional models p(x | c) ---------------------------------------------------
+expect_ok "generate rotated-moons" -- "$EIGENFLOW" generate --dataset rotated-moons --n 600 --seed 4 --out rot.csv
+[ "$(head -1 rot.csv)" = "x0,x1,c0" ] && [ "$(wc -l <rot.csv)" -eq 601 ] && pass || fail "rotated-moons rows are x0,x1,c0"
+expect_ok "train on rotated-moons" -- "$EIGENFLOW" train --dataset rotated-moons --n 600 --epochs 3 --layers 2 --hidden 8 --out cond.json
+grep -q '^train flow=realnvp .*D=2, context K=1)' out.txt && pass || fail "a conditional run says its context width: $(head -1 out.txt)"
+grep -Eq '^baseline linear-gaussian p\(x\|c\) test_nll=[-0-9.]+ \(flow better by [-0-9.]+ nats\)$' out.txt && pass ||
+  fail "a conditional run's baseline is the linear-Gaussian p(x|c): $(cat out.txt)"
+tr -d ' \n' <cond.json | grep -q '"context_dim":1,"context_preprocess"' && pass || fail "the model file records the context"
+expect_ok "logprob under a conditional model" -- "$EIGENFLOW" logprob --model cond.json --in rot.csv --out cond-logp.csv
+awk 'NR > 1 && !($1 > -50 && $1 < 10) { bad++ } END { exit bad > 0 || NR != 601 }' cond-logp.csv && pass || fail "conditional log densities"
+expect_ok "logprob naming the context column" -- "$EIGENFLOW" logprob --model cond.json --in rot.csv --context c0 --out cond-logp2.csv
+cmp -s cond-logp.csv cond-logp2.csv && pass || fail "--context c0 reads the same layout as the default"
+awk -F, 'BEGIN { OFS = "," } { print $3, $1, $2 }' rot.csv >rot-first.csv
+expect_ok "train with the context column named, first in the file" -- "$EIGENFLOW" train --data rot-first.csv --context c0 --flow maf --epochs 2 --layers 2 --hidden 8 --conditional-base --out cond-maf.json
+tr -d ' \n' <cond-maf.json | grep -q '"type":"conditional_diagonal_normal"' && pass || fail "--conditional-base saves a conditional base"
+expect_ok "logprob of the reordered file" -- "$EIGENFLOW" logprob --model cond-maf.json --in rot-first.csv --context c0 --out maf-logp.csv
+for flow in nice glow iaf nsf nsf-ar; do
+  expect_ok "train a conditional $flow" -- "$EIGENFLOW" train --data rot.csv --context-columns 1 --flow $flow --epochs 1 --layers 2 --hidden 8 --out "cond-$flow.json"
+  expect_ok "sample a conditional $flow" -- "$EIGENFLOW" sample --model "cond-$flow.json" --context 0.7 --n 20 --out "cond-$flow.csv"
+done
+expect_ok "sample at one context" -- "$EIGENFLOW" sample --model cond.json --context 0.5 --n 50 --out cond-samples.csv
+[ "$(head -1 cond-samples.csv)" = "x0,x1,c0" ] && awk -F, 'NR > 1 && $3 != 0.5 { bad++ } END { exit bad > 0 || NR != 51 }' cond-samples.csv &&
+  pass || fail "sample --context writes rows [x | c]"
+expect_ok "logprob of conditional samples" -- "$EIGENFLOW" logprob --model cond.json --in cond-samples.csv --out cond-samples-logp.csv
+printf 'c0\n0\n1.5\n3\n' >contexts.csv
+expect_ok "sample one point per context row" -- "$EIGENFLOW" sample --model cond.json --context-file contexts.csv --seed 2 --out per-row.csv
+awk -F, 'NR == 2 && $3 == 0 { a++ } NR == 3 && $3 == 1.5 { a++ } NR == 4 && $3 == 3 { a++ } END { exit a != 3 || NR != 4 }' per-row.csv && pass ||
+  fail "sample --context-file: one row per context, in order"
+expect_ok "plot a conditional density" -- "$EIGENFLOW" plot --model cond.json --context 1.0 --data rot.csv --out cond.png
+head -c 8 cond.png | od -An -c | grep -q 'P   N   G' && pass || fail "plot --context writes a PNG"
+expect_ok "animate at a context" -- "$EIGENFLOW" animate --model cond.json --context 1.0 --n 100 --out cond.gif
+expect_error "logprob without the context columns" 1 "1 context columns" l.csv -- "$EIGENFLOW" logprob --model cond.json --in moons.csv --out l.csv
+expect_error "sample a conditional model without a context" 2 "conditional on 1 context values" s.csv -- "$EIGENFLOW" sample --model cond.json --n 5 --out s.csv
+expect_error "a context of the wrong width" 2 "found 2" s.csv -- "$EIGENFLOW" sample --model cond.json --context 1,2 --n 5 --out s.csv
+expect_error "a context that is not a number" 2 "not a finite number" s.csv -- "$EIGENFLOW" sample --model cond.json --context abc --n 5 --out s.csv
+expect_error "a context for an unconditional model" 2 "unconditional" s.csv -- "$EIGENFLOW" sample --model model.json --context 1 --n 5 --out s.csv
+expect_error "--n against a context file" 2 "does not match" s.csv -- "$EIGENFLOW" sample --model cond.json --context-file contexts.csv --n 5 --out s.csv
+printf 'c0\n0\nnan\n' >bad-contexts.csv
+expect_error "a non-finite context in a file" 1 "non-finite" s.csv -- "$EIGENFLOW" sample --model cond.json --context-file bad-contexts.csv --out s.csv
+awk -F, 'NR == 3 { $3 = "inf" } { print }' OFS=, rot.csv >rot-inf.csv
+expect_error "logprob with an infinite context" 1 "rot-inf.csv:3: column 3: non-finite" l.csv -- "$EIGENFLOW" logprob --model cond.json --in rot-inf.csv --out l.csv
+expect_error "train naming a column that is not there" 2 "no column named 'angle'" m.json -- "$EIGENFLOW" train --data rot.csv --context angle --out m.json
+expect_error "train with every column a context" 2 "at least one for x" m.json -- "$EIGENFLOW" train --data rot.csv --context-columns 3 --out m.json
+expect_error "a conditional planar flow" 1 "no network to condition" m.json -- "$EIGENFLOW" train --data rot.csv --context-columns 1 --flow planar --out m.json
+expect_error "--dequantize with a context" 2 "conditional" m.json -- "$EIGENFLOW" train --data ints.csv --context-columns 1 --dequantize --out m.json
+expect_error "a validation file without the context" 1 "context columns like the training data" m.json -- "$EIGENFLOW" train --data rot.csv --context-columns 1 --validation-data moons.csv --out m.json
+
 # ---- checkpoints survive a kill ------------------------------------------------------
 # An uninterrupted run, and the same run killed with SIGKILL mid-way and resumed:
 # the final models must be byte-identical (single thread).
