@@ -356,3 +356,52 @@ TEST_CASE("a conditional batch gradient is the same on one worker and on two", "
   CHECK(loss_one == Approx(-flow.log_prob(x, c).mean()).epsilon(1e-13));
   for (std::size_t k = 0; k < parameters.size(); ++k) CHECK((parameters[k]->grad - grads[k]).cwiseAbs().maxCoeff() <= 1e-13);
 }
+
+TEST_CASE("a one-dimensional x has a conditional density: layers that transform it whole as a function of c", "[conditional]") {
+  // An all-zero mask (or a one-input MADE) makes every parameter a function of c alone; the
+  // density of x given c must integrate to one and keep the conformance properties.
+  Random rng(25);
+  const RowVector<double> whole = RowVector<double>::Zero(1);
+  const ConditionerShape shape{10, 2, Activation::tanh, 2};
+  FlowStack<double> flow(1, 2);
+  flow.append(SplineCoupling<double>::make(whole, shape, {6, 3.0}, rng));
+  flow.append(AffineCoupling<double>::make(whole, shape, Conditioner::shared, ScaleActivation::tanh, rng));
+  flow.append(MaskedAutoregressive<double>::make(1, Transformer::rational_quadratic({5, 3.0}), shape, InputOrder::natural, rng));
+  flow.append(Inverted<MaskedAutoregressive<double>>(MaskedAutoregressive<double>::make(1, Transformer::affine(), shape, InputOrder::natural, rng)));
+  flow.append(AdditiveCoupling<double>::make(whole, 8, 1, Activation::relu, rng, false, 2));
+  for (std::size_t k = 0; k < flow.size(); ++k)
+    for (auto* p : flow.layer(k).parameters()) p->value = uniform_matrix(rng, p->value.rows(), p->value.cols(), -0.5, 0.5);
+  const Index cells = 20000;
+  const double half_width = 15, h = 2 * half_width / cells;
+  Matrix<double> grid(cells, 1);
+  for (Index i = 0; i < cells; ++i) grid(i, 0) = -half_width + (static_cast<double>(i) + 0.5) * h;
+  for (const auto& c : {context_row(0, 0), context_row(1.2, -0.8), context_row(-2, 1.5)}) {
+    INFO("c = " << c);
+    const Matrix<double> at_c = c.replicate(cells, 1);
+    CHECK(flow.log_prob(grid, at_c).array().exp().sum() * h == Approx(1.0).margin(1e-3));
+    // log-det against the derivative by central differences, and the round trip
+    const Matrix<double> x = uniform_matrix(rng, 9, 1, -2, 2), c9 = c.replicate(9, 1);
+    const auto z = flow.forward(x, c9);
+    for (Index i = 0; i < 9; ++i) {
+      Matrix<double> above = x.row(i), below = x.row(i);
+      above(0, 0) += 1e-5;
+      below(0, 0) -= 1e-5;
+      const double slope = (flow.forward(above, c).points(0, 0) - flow.forward(below, c).points(0, 0)) / 2e-5;
+      CHECK(z.log_det(i) == Approx(std::log(std::abs(slope))).margin(1e-7));
+    }
+    const auto back = flow.inverse(z.points, c9);
+    CHECK((back.points - x).cwiseAbs().maxCoeff() <= 1e-10);
+  }
+  // gradients for the parameters, x and c
+  const Matrix<double> x = uniform_matrix(rng, 7, 1, -2, 2), c = uniform_matrix(rng, 7, 2);
+  CHECK(check_parameter_gradients([&](Tape<double>& tape) { return mean(flow.log_prob(tape, tape.constant(x), tape.constant(c))); },
+                                  flow.parameters())
+            .passed);
+  CHECK(check_gradient([&](Tape<double>& tape, const std::vector<Var<double>>& in) { return mean(flow.log_prob(tape, in[0], in[1])); },
+                       {x, c})
+            .passed);
+  // an all-zero mask without a context is still refused
+  CHECK_THROWS_WITH(SplineCoupling<double>::make(whole, {10, 2, Activation::tanh}, {6, 3.0}, rng), Catch::Contains("only with a context"));
+  CHECK_THROWS_AS(MaskedAutoregressive<double>::make(1, Transformer::affine(), {10, 2, Activation::tanh}, InputOrder::natural, rng),
+                  ValueError);
+}

@@ -18,9 +18,9 @@ template <class S>
 class AdditiveCoupling : public LayerBase<AdditiveCoupling<S>, S> {
  public:
   AdditiveCoupling(const RowVector<S>& mask, Mlp<S> t_net) : mask_(mask), t_net_(std::move(t_net)) {
-    detail::validate_mask("AdditiveCoupling", mask_);
-    complement_ = RowVector<S>::Ones(mask_.cols()) - mask_;
     context_dim_ = t_net_.input_dim() - dim();  // the context is what t reads beyond the D masked inputs
+    detail::validate_mask("AdditiveCoupling", mask_, context_dim_ > 0);
+    complement_ = RowVector<S>::Ones(mask_.cols()) - mask_;
     if (context_dim_ < 0 || t_net_.output_dim() != dim())
       throw ShapeError("AdditiveCoupling: t_net must map " + std::to_string(dim()) + " (+ context) -> " +
                        std::to_string(dim()) + ", found " + std::to_string(t_net_.input_dim()) + " -> " +

@@ -110,9 +110,9 @@ class AffineCoupling : public LayerBase<AffineCoupling<S>, S> {
 
   // The context width is what the first network reads beyond the D masked inputs.
   void init_mask(const Mlp<S>& first_net) {
-    detail::validate_mask("AffineCoupling", mask_);
-    complement_ = RowVector<S>::Ones(mask_.cols()) - mask_;
     context_dim_ = std::max<Index>(0, first_net.input_dim() - dim());
+    detail::validate_mask("AffineCoupling", mask_, context_dim_ > 0);
+    complement_ = RowVector<S>::Ones(mask_.cols()) - mask_;
   }
   void check_net(const char* name, const Mlp<S>& network, Index outputs) const {
     if (network.input_dim() != dim() + context_dim_ || network.output_dim() != outputs)

@@ -195,13 +195,14 @@ TapedTransformed<S> LayerBase<Derived, S>::inverse(Tape<S>& tape, const Var<S>& 
 
 namespace detail {
 /// A conditioner network's input: [v | c] with the pass's context c appended
-/// when the layer takes one (context_dim > 0), v itself otherwise.
+/// when the layer takes one (context_dim > 0), v itself otherwise (taken by
+/// value and moved back: the unconditional path copies nothing).
 template <class Context>
-typename Context::Value with_context(const Context& context, const typename Context::Value& v, Index context_dim,
-                                     const std::string& where) {
+typename Context::Value with_context(const Context& context, typename Context::Value v, Index context_dim,
+                                     const char* where) {
   if (context_dim == 0) return v;
   if (!context.given)
-    throw ShapeError(where + ": this layer is conditioned on a context of " + std::to_string(context_dim) +
+    throw ShapeError(std::string(where) + ": this layer is conditioned on a context of " + std::to_string(context_dim) +
                      " columns; none given");
   return concat_columns(v, *context.given);
 }

@@ -31,9 +31,12 @@ RowVector<S> checkerboard_mask(Index dim, int parity) {
 }
 
 namespace detail {
-/// A coupling mask: 0/1 entries, at least one of each, of the layer's dimension.
+/// A coupling mask: 0/1 entries, at least one of each, of the layer's dimension. A
+/// conditional layer (conditioned on a context) may transform every entry
+/// (all zeros: its parameters are functions of the context alone, which is how
+/// a one-dimensional x gets a conditional density).
 template <class Derived>
-void validate_mask(const char* where, const Eigen::MatrixBase<Derived>& mask) {
+void validate_mask(const char* where, const Eigen::MatrixBase<Derived>& mask, bool conditional = false) {
   if (mask.rows() != 1 || mask.cols() < 1)
     throw ShapeError(std::string(where) + ": the mask must be a 1xD row, found " + shape_string(mask.rows(), mask.cols()));
   Index ones = 0;
@@ -44,10 +47,10 @@ void validate_mask(const char* where, const Eigen::MatrixBase<Derived>& mask) {
                        " at index " + std::to_string(j));
     if (v == 1.0) ++ones;
   }
-  if (ones == 0 || ones == mask.cols())
+  if ((ones == 0 && !conditional) || ones == mask.cols())
     throw ValueError(std::string(where) + ": the mask must hold both 0s and 1s (all " +
                      (ones == 0 ? "zeros" : "ones") + " makes the layer " +
-                     (ones == 0 ? "unconditioned" : "the identity") + ")");
+                     (ones == 0 ? "unconditioned; it may be all zeros only with a context" : "the identity") + ")");
 }
 }  // namespace detail
 

@@ -79,10 +79,10 @@ Mlp<S> mlp_from_json(const JsonReader& reader, Index inputs, Index outputs) {
 }
 
 template <class S>
-RowVector<S> mask_from_json(const JsonReader& reader, Index dim) {
+RowVector<S> mask_from_json(const JsonReader& reader, Index dim, bool conditional = false) {
   RowVector<S> mask = reader.row_vector<S>(dim);
   try {
-    validate_mask("mask", mask);
+    validate_mask("mask", mask, conditional);
   } catch (const Error& e) {
     reader.fail(e.what());
   }

@@ -49,13 +49,14 @@ void add_built_in_layers(LayerRegistry<S>& r) {
   r.add(
       "affine_coupling",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        const RowVector<S> mask = mask_from_json<S>(in.field("mask"), dim);
+        const Index context_dim = context_dim_from_json(in);
+        const RowVector<S> mask = mask_from_json<S>(in.field("mask"), dim, context_dim > 0);
         const JsonReader activation_field = in.field("scale_activation");
         const std::string activation = activation_field.string();
         if (activation != "tanh" && activation != "identity")
           activation_field.fail("expected \"tanh\" or \"identity\", found \"" + activation + "\"");
         const ScaleActivation scale = activation == "tanh" ? ScaleActivation::tanh : ScaleActivation::identity;
-        const Index in_dim = dim + context_dim_from_json(in);
+        const Index in_dim = dim + context_dim;
         if (in.has("net")) {
           if (in.has("s_net") || in.has("t_net")) in.fail("give either \"net\" or \"s_net\" and \"t_net\", not both");
           return std::make_unique<AffineCoupling<S>>(mask, mlp_from_json<S>(in.field("net"), in_dim, 2 * dim), scale);
@@ -79,8 +80,9 @@ void add_built_in_layers(LayerRegistry<S>& r) {
   r.add(
       "additive_coupling",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        return std::make_unique<AdditiveCoupling<S>>(
-            mask_from_json<S>(in.field("mask"), dim), mlp_from_json<S>(in.field("t_net"), dim + context_dim_from_json(in), dim));
+        const Index context_dim = context_dim_from_json(in);
+        return std::make_unique<AdditiveCoupling<S>>(mask_from_json<S>(in.field("mask"), dim, context_dim > 0),
+                                                     mlp_from_json<S>(in.field("t_net"), dim + context_dim, dim));
       },
       [](const Layer<S>& layer) {
         const auto& coupling = layer_as<AdditiveCoupling<S>>(layer);

@@ -122,7 +122,9 @@ class Made {
 
  private:
   void validate_sizes() const {
-    if (dim() < 2) throw ValueError("Made: needs dimension >= 2, found " + std::to_string(dim()));
+    // one dimension is autoregressive only on a context: its parameters are functions of c alone
+    if (dim() < (context_dim_ > 0 ? 1 : 2))
+      throw ValueError("Made: needs dimension >= 2 (>= 1 with a context), found " + std::to_string(dim()));
     if (params_per_dim_ < 1 || context_dim_ < 0)
       throw ValueError("Made: params_per_dim must be positive and context_dim non-negative, found " +
                        std::to_string(params_per_dim_) + " and " + std::to_string(context_dim_));

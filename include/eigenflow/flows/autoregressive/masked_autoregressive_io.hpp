@@ -34,7 +34,6 @@ void add_masked_autoregressive(LayerRegistry<S>& registry) {
   registry.add(
       "masked_autoregressive",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        if (dim < 2) in.fail("an autoregressive layer needs dimension >= 2");
         const Transformer transformer = transformer_from_json(in.field("transformer"));
         const JsonReader degrees_field = in.field("degrees");
         std::vector<Index> degrees = index_array(degrees_field, dim);
@@ -45,6 +44,7 @@ void add_masked_autoregressive(LayerRegistry<S>& registry) {
           seen[static_cast<std::size_t>(degrees[j] - 1)] = true;
         }
         const Index context_dim = context_dim_from_json(in);
+        if (dim < 2 && context_dim == 0) in.fail("an autoregressive layer needs dimension >= 2 (>= 1 with a context)");
         const Index lowest = context_dim > 0 ? 0 : 1;  // with a context, units of degree 0 see it alone
         const JsonReader hidden_field = in.field("hidden_degrees");
         std::vector<std::vector<Index>> hidden;

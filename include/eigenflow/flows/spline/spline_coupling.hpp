@@ -22,10 +22,10 @@ template <class S>
 class SplineCoupling : public LayerBase<SplineCoupling<S>, S> {
  public:
   SplineCoupling(const RowVector<S>& mask, Mlp<S> net, SplineShape shape) : mask_(mask), net_(std::move(net)), shape_(shape) {
-    detail::validate_mask("SplineCoupling", mask_);
+    context_dim_ = net_.input_dim() - dim();  // the context is what the net reads beyond the D masked inputs
+    detail::validate_mask("SplineCoupling", mask_, context_dim_ > 0);
     shape_.validate("SplineCoupling");
     active_ = Matrix<S>::Ones(1, dim()) - mask_;
-    context_dim_ = net_.input_dim() - dim();  // the context is what the net reads beyond the D masked inputs
     if (context_dim_ < 0 || net_.output_dim() != shape_.params_per_dim() * dim())
       throw ShapeError("SplineCoupling: net must map " + std::to_string(dim()) + " (+ context) -> " +
                        std::to_string(shape_.params_per_dim() * dim()) + " for " + std::to_string(shape_.bins) +

@@ -29,9 +29,10 @@ void add_spline_coupling(LayerRegistry<S>& registry) {
   registry.add(
       "spline_coupling",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        const RowVector<S> mask = mask_from_json<S>(in.field("mask"), dim);
+        const Index context_dim = context_dim_from_json(in);
+        const RowVector<S> mask = mask_from_json<S>(in.field("mask"), dim, context_dim > 0);
         const SplineShape shape = spline_shape_from_json(in);
-        Mlp<S> net = mlp_from_json<S>(in.field("net"), dim + context_dim_from_json(in), shape.params_per_dim() * dim);
+        Mlp<S> net = mlp_from_json<S>(in.field("net"), dim + context_dim, shape.params_per_dim() * dim);
         return std::make_unique<SplineCoupling<S>>(mask, std::move(net), shape);
       },
       [](const Layer<S>& layer) {
