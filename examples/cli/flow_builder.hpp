@@ -69,8 +69,10 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
   const bool autoregressive = spec.family == "maf" || spec.family == "iaf" || spec.family == "nsf-ar";
   const bool coupling = spec.family == "nsf" || spec.family.find("realnvp") != std::string::npos || spec.family == "nice" ||
                         spec.family == "glow";
-  if ((autoregressive || coupling) && dim < 2)
-    throw ValueError("the " + spec.family + " flow needs data of dimension >= 2, found " + std::to_string(dim));
+  if ((autoregressive || coupling) && dim < 2 && context_dim == 0)
+    throw ValueError("the " + spec.family + " flow needs data of dimension >= 2 (or a context), found " + std::to_string(dim));
+  // alternating halves; one conditional dimension is transformed whole, as a function of c alone
+  auto mask = [dim](int parity) { return dim == 1 ? RowVector<S>(RowVector<S>::Zero(1)) : alternating_mask<S>(dim, parity); };
   if (context_dim > 0 && !(autoregressive || coupling))
     throw ValueError("the " + spec.family + " flow has no network to condition on a context; use a coupling or autoregressive "
                      "flow (realnvp, nice, glow, maf, iaf, nsf, nsf-ar)");
@@ -88,11 +90,11 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
     if (spec.family == "realnvp" || spec.family == "leaky-realnvp" || spec.family == "glow") {
       if (spec.family == "leaky-realnvp") flow.append(LeakyReLU<S>(dim, S(0.9)));
       // glow's couplings start as the identity (Kingma & Dhariwal 2018, section 3.3: the last layer zeroed)
-      flow.append(AffineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.conditioner, ScaleActivation::tanh, rng,
+      flow.append(AffineCoupling<S>::make(mask(parity), shape, spec.conditioner, ScaleActivation::tanh, rng,
                                           spec.family == "glow"));
     } else if (spec.family == "nice") {
       flow.append(
-          AdditiveCoupling<S>::make(alternating_mask<S>(dim, parity), shape.hidden, spec.depth, spec.activation, rng, false, context_dim));
+          AdditiveCoupling<S>::make(mask(parity), shape.hidden, spec.depth, spec.activation, rng, false, context_dim));
     } else if (spec.family == "planar") {
       if (spec.sampling) flow.append(Inverted<Planar<S>>(Planar<S>::random(dim, rng)));
       else flow.append(Planar<S>::random(dim, rng));
@@ -100,7 +102,7 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
       if (spec.sampling) flow.append(Inverted<Radial<S>>(Radial<S>::random(dim, rng)));
       else flow.append(Radial<S>::random(dim, rng));
     } else if (spec.family == "nsf") {
-      flow.append(SplineCoupling<S>::make(alternating_mask<S>(dim, parity), shape, spec.spline, rng, true));
+      flow.append(SplineCoupling<S>::make(mask(parity), shape, spec.spline, rng, true));
     } else if (autoregressive) {
       const Transformer transformer = spec.family == "nsf-ar" ? Transformer::rational_quadratic(spec.spline) : Transformer::affine();
       auto layer = MaskedAutoregressive<S>::make(dim, transformer, shape, layer_order(spec.order, k), rng, true);

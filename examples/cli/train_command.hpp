@@ -170,7 +170,7 @@ int train_command(const Options& given) {
   auto [split, context] = split_columns(joint_split, dim);
   joint_split = DataSplit();
   require(split.train.rows() >= 2, "too few training points after the split");
-  const Options o = with_data_defaults(given, split.train.rows(), dim);
+  const Options o = with_data_defaults(given, split.train.rows(), dim, context_dim);
   std::printf("train flow=%s layers=%lld hidden=%lld batch=%lld epochs=%lld patience=%lld weight_decay=%g jitter=%g "
               "(N=%lld training rows, D=%lld%s)\n",
               o.flow.family.c_str(), static_cast<long long>(o.flow.resolved_layers()), static_cast<long long>(o.flow.resolved_hidden()),

@@ -13,7 +13,8 @@
 //   weight decay 1e-2 for D ≤ 2; for D ≥ 3, 1600/N between 0.1 and 1: beyond 2D the
 //             flows memorise their points, and less data needs a stronger pull
 //   flow      realnvp for D ≤ 2 (seeds 000 to 003), nsf for D ≥ 3 (the best of our
-//             flows on mixed-moons and the sklearn sets)
+//             flows on mixed-moons and the sklearn sets) and for a conditional density
+//             of one column (its couplings would be affine in x: a Gaussian given c)
 #pragma once
 
 #include <algorithm>
@@ -30,14 +31,14 @@ inline long long default_batch(Index train_rows) {
 }
 
 /// o with every data-dependent default chosen for N training rows in D dimensions.
-inline Options with_data_defaults(Options o, Index train_rows, Index dim) {
+inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index context_dim = 0) {
   const bool beyond_2d = dim >= 3;
   if (o.batch < 0) o.batch = default_batch(train_rows);
   const long long steps_per_epoch = (train_rows + o.batch - 1) / o.batch;
   if (o.epochs < 0) o.epochs = beyond_2d ? std::clamp<long long>((15000 + steps_per_epoch - 1) / steps_per_epoch, 30, 300) : 300;
   if (o.patience < 0) o.patience = std::max<long long>(20, o.epochs / 2);
   if (o.weight_decay < 0) o.weight_decay = beyond_2d ? std::clamp(1600.0 / static_cast<double>(train_rows), 0.1, 1.0) : 1e-2;
-  if (o.flow.family.empty()) o.flow.family = beyond_2d ? "nsf" : "realnvp";
+  if (o.flow.family.empty()) o.flow.family = beyond_2d || (dim == 1 && context_dim > 0) ? "nsf" : "realnvp";
   if (o.jitter < 0) o.jitter = o.dequantize || !o.bounded.empty() ? 0 : 0.03;
   return o;
 }

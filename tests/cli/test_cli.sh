@@ -190,6 +190,19 @@ awk -F, 'NR == 2 && $3 == 0 { a++ } NR == 3 && $3 == 1.5 { a++ } NR == 4 && $3 =
 expect_ok "plot a conditional density" -- "$EIGENFLOW" plot --model cond.json --context 1.0 --data rot.csv --out cond.png
 head -c 8 cond.png | od -An -c | grep -q 'P   N   G' && pass || fail "plot --context writes a PNG"
 expect_ok "animate at a context" -- "$EIGENFLOW" animate --model cond.json --context 1.0 --n 100 --out cond.gif
+# One column given a context, checked against its exact density from outside:
+# x | c ~ N(sin 6c, (0.05 + 0.2c)^2), c ~ U(0, 1); KL = E_p[log p − log q] on fresh rows.
+gen_1d() { awk -v seed="$1" -v n="$2" 'BEGIN { srand(seed); pi = atan2(0, -1); print "x,c"
+  for (i = 0; i < n; ++i) { c = rand(); u = rand(); v = rand(); g = sqrt(-2 * log(1 - u)) * cos(2 * pi * v)
+    printf "%.8f,%.8f\n", sin(6 * c) + (0.05 + 0.2 * c) * g, c } }'; }
+gen_1d 1 3000 >oned.csv
+gen_1d 2 3000 >oned-test.csv
+expect_ok "train a one-column conditional density with the defaults" -- "$EIGENFLOW" train --data oned.csv --context-columns 1 --out oned.json
+grep -q '^train flow=nsf .*D=1, context K=1)' out.txt && pass || fail "one column given a context defaults to nsf: $(head -1 out.txt)"
+expect_ok "logprob of fresh one-column rows" -- "$EIGENFLOW" logprob --model oned.json --in oned-test.csv --out oned-logq.csv
+kl=$(paste -d, oned-test.csv oned-logq.csv | awk -F, 'NR > 1 { pi = atan2(0, -1); s = 0.05 + 0.2 * $2; z = ($1 - sin(6 * $2)) / s
+  kl += -0.5 * z * z - log(s) - 0.5 * log(2 * pi) - $3; n++ } END { printf "%.4f", kl / n }')
+awk -v kl="$kl" 'BEGIN { exit !(kl > -0.02 && kl < 0.05) }' && pass || fail "one column given c: forward KL $kl, expected in (-0.02, 0.05)"
 expect_error "logprob without the context columns" 1 "1 context columns" l.csv -- "$EIGENFLOW" logprob --model cond.json --in moons.csv --out l.csv
 expect_error "sample a conditional model without a context" 2 "conditional on 1 context values" s.csv -- "$EIGENFLOW" sample --model cond.json --n 5 --out s.csv
 expect_error "a context of the wrong width" 2 "found 2" s.csv -- "$EIGENFLOW" sample --model cond.json --context 1,2 --n 5 --out s.csv
