@@ -15,6 +15,8 @@
 //   scale_realnvp/glow/maf_dD  (only when named: benchmarks/scaling.sh) 4 affine couplings, 4 glow
 //              blocks [ActNorm, LU linear, affine coupling] or 4 MAF layers, conditioners
 //              2 hidden × 64 ReLU, batch 256, D = 2, 8, 32, 128: ms per training step
+//   cond_maf/nsf/nsf_ar_step_d16  (only when named) the maf/nsf/nsf_ar_step_d16 models conditioned on a
+//              context of 4 columns (every conditioner reads it): what conditioning costs
 //   planar_vi_step  variational inference (issue 15): 32 planar layers in the sampling direction,
 //              reverse KL against U1, batch 256, Adam 1e-2, float32: ms per step
 // Cases with the suffix _2t run the same on two threads (threads over the batch
@@ -64,9 +66,9 @@ FlowStack<S> coupling_stack(int layers, Index hidden, Activation activation, Con
 
 /// The autoregressive and spline stacks of the maf/nsf/nsf_ar/iaf cases (pytorch_flows.py builds the same).
 template <class S>
-FlowStack<S> autoregressive_stack(const std::string& kind, Index dim, Random& rng) {
-  FlowStack<S> flow(dim);
-  const ConditionerShape shape{64, 2, Activation::relu};
+FlowStack<S> autoregressive_stack(const std::string& kind, Index dim, Random& rng, Index context_dim = 0) {
+  FlowStack<S> flow(dim, context_dim);
+  const ConditionerShape shape{64, 2, Activation::relu, context_dim};
   for (int k = 0; k < 5; ++k) {
     const InputOrder order = k % 2 == 0 ? InputOrder::natural : InputOrder::reverse;
     if (kind == "nsf") {
@@ -102,19 +104,22 @@ FlowStack<S> scaling_stack(const std::string& kind, Index dim, Random& rng) {
 }
 
 template <class S>
-double step_seconds(FlowStack<S>& flow, const Matrix<S>& data, Index batch, int threads, int repeats) {
+double step_seconds(FlowStack<S>& flow, const Matrix<S>& data, Index batch, int threads, int repeats,
+                    const Matrix<S>* context = nullptr) {
   AdamOptions options;
   options.learning_rate = 1e-3;
   Adam<S> optimizer(flow.parameters(), options);
   BatchGradient<S> gradient(threads);
-  Matrix<S> points = data.topRows(batch);
+  Matrix<S> points = data.topRows(batch), contexts(batch, context ? context->cols() : 0);
   Index offset = 0;
   return seconds_per_call(
       [&] {
         points = data.middleRows(offset, batch);
+        if (context) contexts = context->middleRows(offset, batch);
         offset = (offset + batch) % (data.rows() - batch + 1);
         optimizer.zero_grad();
-        gradient(flow, points);
+        if (context) gradient(flow, points, contexts);
+        else gradient(flow, points);
         optimizer.step();
       },
       5, repeats);
@@ -231,6 +236,14 @@ int main(int argc, char** argv) {
           },
           1, 10);
       std::printf("planar_vi_step %.4f ms\n", 1e3 * seconds / 200);
+    }
+    if (threads == 1 && argc > 1) {  // the conditional cases run only when named
+      const Matrix<float> points = rng.normal_matrix<float>(4096, 16), contexts = rng.normal_matrix<float>(4096, 4);
+      for (const std::string kind : {"maf", "nsf", "nsf_ar"}) {
+        if (!wanted("cond_" + kind + "_step_d16")) continue;
+        auto flow = autoregressive_stack<float>(kind, 16, rng, 4);
+        std::printf("cond_%s_step_d16 %.4f ms\n", kind.c_str(), 1e3 * step_seconds(flow, points, 256, 1, 100, &contexts));
+      }
     }
     if (threads == 1 && argc > 1) {  // the scaling cases run only when named
       for (const std::string kind : {"realnvp", "glow", "maf"})
