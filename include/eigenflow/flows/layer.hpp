@@ -113,6 +113,9 @@ class LayerBase : public Layer<S> {
 
  private:
   const Derived& derived() const { return static_cast<const Derived&>(*this); }
+  // One pass of the math, either direction, with the context c (null: none).
+  Transformed<S> pass(const Matrix<S>& v, const Matrix<S>* c, bool inverse) const;
+  TapedTransformed<S> pass(Tape<S>& tape, const Var<S>& v, const Var<S>* c, bool inverse);
   void check_columns(const char* verb, const Matrix<S>& points) const {
     if (points.cols() != this->dim())
       detail::throw_wrong_columns(this->type() + "." + verb, points.rows(), points.cols(), this->dim());
@@ -134,62 +137,56 @@ class LayerBase : public Layer<S> {
 template <class Derived, class S>
 Transformed<S> LayerBase<Derived, S>::forward(const Matrix<S>& x) const {
   check_columns("forward", x);
-  PlainContext<S> context;
-  auto [points, log_det] = derived().forward_math(context, x);
-  return {std::move(points), std::move(log_det)};
+  return pass(x, nullptr, false);
 }
 template <class Derived, class S>
 Transformed<S> LayerBase<Derived, S>::inverse(const Matrix<S>& z) const {
   check_columns("inverse", z);
-  PlainContext<S> context;
-  auto [points, log_det] = derived().inverse_math(context, z);
-  return {std::move(points), std::move(log_det)};
+  return pass(z, nullptr, true);
 }
 template <class Derived, class S>
 TapedTransformed<S> LayerBase<Derived, S>::forward(Tape<S>& tape, const Var<S>& x) {
   check_columns("forward", x.value());
-  TapeContext<S> context{tape};
-  auto [points, log_det] = derived().forward_math(context, x);
-  return {points, log_det};
+  return pass(tape, x, nullptr, false);
 }
 template <class Derived, class S>
 TapedTransformed<S> LayerBase<Derived, S>::inverse(Tape<S>& tape, const Var<S>& z) {
   check_columns("inverse", z.value());
-  TapeContext<S> context{tape};
-  auto [points, log_det] = derived().inverse_math(context, z);
-  return {points, log_det};
+  return pass(tape, z, nullptr, true);
 }
-
 template <class Derived, class S>
 Transformed<S> LayerBase<Derived, S>::forward(const Matrix<S>& x, const Matrix<S>& c) const {
   check_context("forward", x, c);
-  PlainContext<S> context;
-  context.given = &c;
-  auto [points, log_det] = derived().forward_math(context, x);
-  return {std::move(points), std::move(log_det)};
+  return pass(x, &c, false);
 }
 template <class Derived, class S>
 Transformed<S> LayerBase<Derived, S>::inverse(const Matrix<S>& z, const Matrix<S>& c) const {
   check_context("inverse", z, c);
-  PlainContext<S> context;
-  context.given = &c;
-  auto [points, log_det] = derived().inverse_math(context, z);
-  return {std::move(points), std::move(log_det)};
+  return pass(z, &c, true);
 }
 template <class Derived, class S>
 TapedTransformed<S> LayerBase<Derived, S>::forward(Tape<S>& tape, const Var<S>& x, const Var<S>& c) {
   check_context("forward", x.value(), c.value());
-  TapeContext<S> context{tape};
-  context.given = &c;
-  auto [points, log_det] = derived().forward_math(context, x);
-  return {points, log_det};
+  return pass(tape, x, &c, false);
 }
 template <class Derived, class S>
 TapedTransformed<S> LayerBase<Derived, S>::inverse(Tape<S>& tape, const Var<S>& z, const Var<S>& c) {
   check_context("inverse", z.value(), c.value());
+  return pass(tape, z, &c, true);
+}
+
+template <class Derived, class S>
+Transformed<S> LayerBase<Derived, S>::pass(const Matrix<S>& v, const Matrix<S>* c, bool inverse) const {
+  PlainContext<S> context;
+  context.given = c;
+  auto [points, log_det] = inverse ? derived().inverse_math(context, v) : derived().forward_math(context, v);
+  return {std::move(points), std::move(log_det)};
+}
+template <class Derived, class S>
+TapedTransformed<S> LayerBase<Derived, S>::pass(Tape<S>& tape, const Var<S>& v, const Var<S>* c, bool inverse) {
   TapeContext<S> context{tape};
-  context.given = &c;
-  auto [points, log_det] = derived().inverse_math(context, z);
+  context.given = c;
+  auto [points, log_det] = inverse ? derived().inverse_math(context, v) : derived().forward_math(context, v);
   return {points, log_det};
 }
 
