@@ -112,16 +112,20 @@ struct JointRows {
   Matrix<double> values;
   Index context_dim = 0;
 };
-inline JointRows load_joint_rows(const Options& o, const std::string& path, Random& rng, const std::string& where) {
+/// Without --context-columns or --context, the last `unflagged_context` columns are the
+/// context (a conditional built-in set's, or for held-out files the training data's).
+inline JointRows load_joint_rows(const Options& o, const std::string& path, Random& rng, const std::string& where,
+                                 Index unflagged_context = 0) {
   CsvTable table;
-  long long context_columns = o.context_columns < 0 ? 0 : o.context_columns;
   if (path.empty()) {
     table.values = generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
-    if (o.context_columns < 0 && o.context_names.empty()) context_columns = dataset_info(o.dataset).context_dim;
+    unflagged_context = dataset_info(o.dataset).context_dim;
   } else {
     table = read_table(path);
   }
+  const long long context_columns = o.context_columns >= 0 ? o.context_columns : (o.context_names.empty() ? unflagged_context : 0);
   const ColumnLayout layout = column_layout(table.values.cols(), table.header, context_columns, o.context_names, where);
+  if (layout.context.empty()) return {std::move(table.values), 0};  // no reordering: no copy
   return {points_then_context(table.values, layout), static_cast<Index>(layout.context.size())};
 }
 
@@ -152,7 +156,7 @@ int train_command(const Options& given) {
   require(given.jitter <= 0 || !bounds, "--jitter cannot be combined with --bounded: the noise could leave the bounds");
   // Held-out rows from files replace the split's share of them; they have the training file's layout.
   auto held_out = [&](const std::string& path) {
-    const JointRows rows = load_joint_rows(given, path, data_rng, "'" + path + "'");
+    const JointRows rows = load_joint_rows(given, path, data_rng, "'" + path + "'", context_dim);
     if (rows.values.cols() != columns || rows.context_dim != context_dim)
       throw ShapeError("'" + path + "': expected " + std::to_string(dim) + " point and " + std::to_string(context_dim) +
                        " context columns like the training data, found " + std::to_string(rows.values.cols() - rows.context_dim) +

@@ -167,6 +167,7 @@ grep -q '^train flow=realnvp .*D=2, context K=1)' out.txt && pass || fail "a con
 grep -Eq '^baseline linear-gaussian p\(x\|c\) test_nll=[-0-9.]+ \(flow better by [-0-9.]+ nats\)$' out.txt && pass ||
   fail "a conditional run's baseline is the linear-Gaussian p(x|c): $(cat out.txt)"
 tr -d ' \n' <cond.json | grep -q '"context_dim":1,"context_preprocess"' && pass || fail "the model file records the context"
+expect_ok "a built-in conditional set with a validation file" -- "$EIGENFLOW" train --dataset rotated-moons --n 300 --validation-data rot.csv --epochs 1 --layers 2 --hidden 8 --out cond-val.json
 expect_ok "logprob under a conditional model" -- "$EIGENFLOW" logprob --model cond.json --in rot.csv --out cond-logp.csv
 awk 'NR > 1 && !($1 > -50 && $1 < 10) { bad++ } END { exit bad > 0 || NR != 601 }' cond-logp.csv && pass || fail "conditional log densities"
 expect_ok "logprob naming the context column" -- "$EIGENFLOW" logprob --model cond.json --in rot.csv --context c0 --out cond-logp2.csv
