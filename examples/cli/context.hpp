@@ -20,7 +20,6 @@ namespace eigenflow::cli {
 /// A table's columns in two groups: x first, then the context (in the order named).
 struct ColumnLayout {
   std::vector<Index> points, context;
-  std::vector<std::string> names;  ///< x names then context names, when the table had a header
 };
 
 inline std::vector<std::string> split_list(const std::string& text) {
@@ -61,10 +60,6 @@ inline ColumnLayout column_layout(Index columns, const std::vector<std::string>&
   for (Index j = 0; j < columns; ++j)
     if (!is_context[static_cast<std::size_t>(j)]) layout.points.push_back(j);
   require(!layout.points.empty(), "--context: every column of " + where + " is a context column; nothing is left for x");
-  if (!header.empty()) {
-    for (const Index j : layout.points) layout.names.push_back(header[static_cast<std::size_t>(j)]);
-    for (const Index j : layout.context) layout.names.push_back(header[static_cast<std::size_t>(j)]);
-  }
   return layout;
 }
 
