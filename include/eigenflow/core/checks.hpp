@@ -45,6 +45,13 @@ void require_context(const char* where, const Eigen::MatrixBase<Derived>& points
   require_finite((std::string(where) + " (context)").c_str(), c);
 }
 
+/// A pass without a context, refused by a flow conditioned on context_dim > 0 columns.
+inline void require_unconditional(const char* where, Index context_dim) {
+  if (context_dim > 0)
+    throw ShapeError(std::string(where) + ": this flow is conditioned on a context of " + std::to_string(context_dim) +
+                     " columns; pass one (one row per point)");
+}
+
 inline void require_positive_dim(const char* where, Index dim) {
   if (dim <= 0) throw ValueError(std::string(where) + ": dimension must be at least 1, found " + std::to_string(dim));
 }

@@ -191,12 +191,6 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   void check_context(const char* where, const Matrix<S>& points, const Matrix<S>& c) const {
     detail::require_context(where, points, c, context_dim_);
   }
-  // A pass without a context is refused by a conditional stack (its layers need one).
-  void require_unconditional(const char* where) const {
-    if (context_dim_ > 0)
-      throw ShapeError(std::string(where) + ": this flow is conditioned on a context of " + std::to_string(context_dim_) +
-                       " columns; pass one (one row per point)");
-  }
 
   // The passes, with c the context features (null: unconditional).
   template <class Points>
@@ -211,7 +205,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
 
   Transformed<S> forward_pass(const Matrix<S>& x, const Matrix<S>* c) const {
     check_input("FlowStack.forward", x);
-    if (!c) require_unconditional("FlowStack.forward");
+    if (!c) detail::require_unconditional("FlowStack.forward", context_dim_);
     Transformed<S> result = preprocess_ ? preprocess_->forward(x) : Transformed<S>{x, ColumnVector<S>::Zero(x.rows())};
     for (const auto& layer : layers_) {
       Transformed<S> step = apply(*layer, result.points, c, false);
@@ -223,7 +217,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
 
   Transformed<S> inverse_pass(const Matrix<S>& z, const Matrix<S>* c) const {
     check_input("FlowStack.inverse", z);
-    if (!c) require_unconditional("FlowStack.inverse");
+    if (!c) detail::require_unconditional("FlowStack.inverse", context_dim_);
     Transformed<S> result{z, ColumnVector<S>::Zero(z.rows())};
     for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
       Transformed<S> step = apply(**it, result.points, c, true);
@@ -240,7 +234,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
 
   TapedTransformed<S> forward_pass(Tape<S>& tape, const Var<S>& x, const Var<S>* c) {
     check_input("FlowStack.forward", x.value());
-    if (!c) require_unconditional("FlowStack.forward");
+    if (!c) detail::require_unconditional("FlowStack.forward", context_dim_);
     TapedTransformed<S> result = preprocess_ ? preprocess_->forward(tape, x)
                                              : TapedTransformed<S>{x, tape.constant(Matrix<S>::Zero(x.rows(), 1))};
     for (auto& layer : layers_) {
@@ -252,7 +246,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
 
   TapedTransformed<S> inverse_pass(Tape<S>& tape, const Var<S>& z, const Var<S>* c) {
     check_input("FlowStack.inverse", z.value());
-    if (!c) require_unconditional("FlowStack.inverse");
+    if (!c) detail::require_unconditional("FlowStack.inverse", context_dim_);
     TapedTransformed<S> result{z, tape.constant(Matrix<S>::Zero(z.rows(), 1))};
     for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
       const TapedTransformed<S> step = apply(tape, **it, result.points, c, true);
@@ -266,8 +260,9 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   }
 
   std::vector<Matrix<S>> trajectory(const Matrix<S>& start, const Matrix<S>* c, bool inverse) const {
-    check_input(inverse ? "FlowStack.inverse_trajectory" : "FlowStack.forward_trajectory", start);
-    if (!c) require_unconditional(inverse ? "FlowStack.inverse_trajectory" : "FlowStack.forward_trajectory");
+    const char* where = inverse ? "FlowStack.inverse_trajectory" : "FlowStack.forward_trajectory";
+    check_input(where, start);
+    if (!c) detail::require_unconditional(where, context_dim_);
     std::vector<Matrix<S>> points{start};
     if (!inverse && preprocess_) points.push_back(preprocess_->forward(start).points);
     if (inverse)
@@ -280,7 +275,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
 
   void initialize_pass(const Matrix<S>& x, const Matrix<S>* c) {
     check_input("FlowStack.initialize", x);
-    if (!c) require_unconditional("FlowStack.initialize");
+    if (!c) detail::require_unconditional("FlowStack.initialize", context_dim_);
     Matrix<S> points = preprocess_ ? preprocess_->forward(x).points : x;
     for (auto& layer : layers_) {
       layer->initialize(points);

@@ -191,6 +191,15 @@ TapedTransformed<S> LayerBase<Derived, S>::pass(Tape<S>& tape, const Var<S>& v, 
 }
 
 namespace detail {
+/// The pass's context c, for a layer conditioned on context_dim columns; refused when the pass has none.
+template <class Context>
+const typename Context::Value& given_context(const Context& context, Index context_dim, const char* where) {
+  if (!context.given)
+    throw ShapeError(std::string(where) + ": this layer is conditioned on a context of " + std::to_string(context_dim) +
+                     " columns; none given");
+  return *context.given;
+}
+
 /// A conditioner network's input: [v | c] with the pass's context c appended
 /// when the layer takes one (context_dim > 0), v itself otherwise (taken by
 /// value and moved back: the unconditional path copies nothing).
@@ -198,10 +207,7 @@ template <class Context>
 typename Context::Value with_context(const Context& context, typename Context::Value v, Index context_dim,
                                      const char* where) {
   if (context_dim == 0) return v;
-  if (!context.given)
-    throw ShapeError(std::string(where) + ": this layer is conditioned on a context of " + std::to_string(context_dim) +
-                     " columns; none given");
-  return concat_columns(v, *context.given);
+  return concat_columns(v, given_context(context, context_dim, where));
 }
 
 /// A column of zeros shaped like one log-det per row of x, as a Value.

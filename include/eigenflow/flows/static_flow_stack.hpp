@@ -123,9 +123,7 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
     detail::require_columns(where, points, dim());
     detail::require_finite(where, points);
     if (c) detail::require_context(where, points, *c, context_dim_);
-    else if (context_dim_ > 0)
-      throw ShapeError(std::string(where) + ": this flow is conditioned on a context of " + std::to_string(context_dim_) +
-                       " columns; pass one (one row per point)");
+    else detail::require_unconditional(where, context_dim_);
   }
   static void accumulate(Transformed<Scalar>& result, Transformed<Scalar> step) {
     result.points = std::move(step.points);

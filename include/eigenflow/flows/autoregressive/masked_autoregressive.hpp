@@ -72,10 +72,7 @@ class MaskedAutoregressive : public LayerBase<MaskedAutoregressive<S>, S> {
   template <class C>
   typename C::Value parameters_for(C& context, const typename C::Value& v) const {
     if (made_.context_dim() == 0) return made_.apply(context, v);
-    if (!context.given)
-      throw ShapeError("masked_autoregressive: this layer is conditioned on a context of " +
-                       std::to_string(made_.context_dim()) + " columns; none given");
-    return made_.apply(context, v, *context.given);
+    return made_.apply(context, v, detail::given_context(context, made_.context_dim(), "masked_autoregressive"));
   }
 
   Made<S> made_;
