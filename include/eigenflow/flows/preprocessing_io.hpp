@@ -13,21 +13,30 @@
 
 namespace eigenflow::detail {
 
+/// {"shift": [size], "scale": [size, each > 0]}: a standardize layer's entry, and a
+/// stack's "preprocess" and "context_preprocess".
+template <class S>
+Standardize<S> standardize_from_json(const JsonReader& in, Index size) {
+  const RowVector<S> shift = in.field("shift").row_vector<S>(size);
+  const JsonReader scale_field = in.field("scale");
+  const RowVector<S> scale = scale_field.row_vector<S>(size);
+  for (Index j = 0; j < size; ++j)
+    if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
+  return Standardize<S>(shift, scale);
+}
+template <class S>
+nlohmann::json standardize_to_json(const Standardize<S>& standardize) {
+  return {{"shift", to_json_array<S>(standardize.shift())}, {"scale", to_json_array<S>(standardize.scale())}};
+}
+
 template <class S>
 void add_preprocessing_maps(LayerRegistry<S>& registry) {
   registry.add(
       "standardize",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        const JsonReader scale_field = in.field("scale");
-        const RowVector<S> scale = scale_field.row_vector<S>(dim);
-        for (Index j = 0; j < dim; ++j)
-          if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
-        return std::make_unique<Standardize<S>>(in.field("shift").row_vector<S>(dim), scale);
+        return std::make_unique<Standardize<S>>(standardize_from_json<S>(in, dim));
       },
-      [](const Layer<S>& layer) {
-        const auto& standardize = layer_as<Standardize<S>>(layer);
-        return nlohmann::json{{"shift", to_json_array<S>(standardize.shift())}, {"scale", to_json_array<S>(standardize.scale())}};
-      });
+      [](const Layer<S>& layer) { return standardize_to_json(layer_as<Standardize<S>>(layer)); });
   registry.add(
       "logit",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {

@@ -169,14 +169,10 @@ template <class S>
 nlohmann::json model_to_json(const FlowStack<S>& flow) {
   nlohmann::json out = {{"format", model_format_name}, {"version", model_format_version}, {"dim", flow.dim()},
                         {"scalar", scalar_name<S>()}};
-  if (flow.preprocess())
-    out["preprocess"] = {{"shift", detail::to_json_array<S>(flow.preprocess()->shift())},
-                         {"scale", detail::to_json_array<S>(flow.preprocess()->scale())}};
+  if (flow.preprocess()) out["preprocess"] = detail::standardize_to_json(*flow.preprocess());
   if (!flow.dequantized().empty()) out["dequantize"] = flow.dequantized();
   if (flow.context_dim() > 0) out["context_dim"] = flow.context_dim();
-  if (flow.context_preprocess())
-    out["context_preprocess"] = {{"shift", detail::to_json_array<S>(flow.context_preprocess()->shift())},
-                                 {"scale", detail::to_json_array<S>(flow.context_preprocess()->scale())}};
+  if (flow.context_preprocess()) out["context_preprocess"] = detail::standardize_to_json(*flow.context_preprocess());
   const auto& base = flow.base();
   if (const auto* diagonal = dynamic_cast<const DiagonalGaussian<S>*>(&base))
     out["base"] = {{"type", base.type()}, {"mean", detail::to_json_array<S>(diagonal->mean())},
@@ -223,24 +219,15 @@ FlowStack<S> model_from_json(const nlohmann::json& document) {
     context_dim = static_cast<Index>(width);
   }
   FlowStack<S> flow(d, context_dim);
-  // {"shift": [...], "scale": [...]} of the given size, scale positive
-  auto standardization = [](const detail::JsonReader& field, Index size) {
-    const RowVector<S> shift = field.field("shift").row_vector<S>(size);
-    const detail::JsonReader scale_field = field.field("scale");
-    const RowVector<S> scale = scale_field.row_vector<S>(size);
-    for (Index j = 0; j < size; ++j)
-      if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
-    return std::pair{shift, scale};
-  };
   if (root.has("preprocess")) {
-    const auto [shift, scale] = standardization(root.field("preprocess"), d);
-    flow.set_preprocess(shift, scale);
+    const Standardize<S> preprocess = detail::standardize_from_json<S>(root.field("preprocess"), d);
+    flow.set_preprocess(preprocess.shift(), preprocess.scale());
   }
   if (root.has("context_preprocess")) {
     const detail::JsonReader field = root.field("context_preprocess");
     if (context_dim == 0) field.fail("a context preprocess needs a context_dim");
-    const auto [shift, scale] = standardization(field, context_dim);
-    flow.set_context_preprocess(shift, scale);
+    const Standardize<S> preprocess = detail::standardize_from_json<S>(field, context_dim);
+    flow.set_context_preprocess(preprocess.shift(), preprocess.scale());
   }
   if (root.has("dequantize")) {
     const detail::JsonReader dequantize = root.field("dequantize");
