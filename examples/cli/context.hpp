@@ -22,17 +22,6 @@ struct ColumnLayout {
   std::vector<Index> points, context;
 };
 
-inline std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::string::size_type start = 0;
-  while (true) {
-    const auto comma = text.find(',', start);
-    items.push_back(detail::trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
-    if (comma == std::string::npos) return items;
-    start = comma + 1;
-  }
-}
-
 /// The layout of a table with `columns` columns (header may be empty): K last columns, or named ones.
 inline ColumnLayout column_layout(Index columns, const std::vector<std::string>& header, long long context_columns,
                                   const std::string& context_names, const std::string& where) {
@@ -40,7 +29,7 @@ inline ColumnLayout column_layout(Index columns, const std::vector<std::string>&
   std::vector<bool> is_context(static_cast<std::size_t>(columns), false);
   if (!context_names.empty()) {
     require(!header.empty(), "--context " + context_names + ": " + where + " has no header line to find the names in");
-    for (const std::string& name : split_list(context_names)) {
+    for (const std::string& name : detail::split_fields(context_names)) {
       const auto it = std::find(header.begin(), header.end(), name);
       require(it != header.end(), "--context: " + where + " has no column named '" + name + "'");
       const auto j = static_cast<Index>(it - header.begin());
@@ -91,15 +80,13 @@ inline PointsAndContext read_points_and_context(const Options& o, const std::str
                      std::to_string(context_dim) + " context columns, found " + std::to_string(layout.points.size()) +
                      " and " + std::to_string(layout.context.size()) + " (" + std::to_string(table.values.cols()) +
                      " columns in all)");
-  PointsAndContext out{select_columns(table.values, layout.points), select_columns(table.values, layout.context)};
-  detail::require_finite(("'" + path + "' (points)").c_str(), out.points);
-  detail::require_finite(("'" + path + "' (context)").c_str(), out.context);
-  return out;
+  // finite already: the CSV reader refuses non-finite values
+  return {select_columns(table.values, layout.points), select_columns(table.values, layout.context)};
 }
 
 /// --context v1,...,vK as one row, checked against the model's context width.
 inline Matrix<double> parse_context_values(const std::string& text, Index context_dim) {
-  const std::vector<std::string> items = split_list(text);
+  const std::vector<std::string> items = detail::split_fields(text);
   require(static_cast<Index>(items.size()) == context_dim,
           "--context " + text + ": the model takes a context of " + std::to_string(context_dim) + " values, found " +
               std::to_string(items.size()));

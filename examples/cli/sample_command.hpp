@@ -25,8 +25,7 @@ int sample_command(const Options& o, const FlowStack<S>& flow) {
   }
   require(o.context_values.empty() != o.context_file.empty(),
           "this model is conditional on " + std::to_string(k) + " context values; give either --context v1,... or --context-file C.csv");
-  Matrix<double> contexts = o.context_file.empty() ? context_for(o, k) : read_points(o.context_file, k);
-  detail::require_finite(("'" + o.context_file + "'").c_str(), contexts);
+  Matrix<double> contexts = o.context_file.empty() ? context_for(o, k) : read_points(o.context_file, k);  // finite, both
   // one context for all --n points, or one per row of the file (--n, if given, must match)
   const Index n = o.samples > 0 ? static_cast<Index>(o.samples) : contexts.rows();
   require(contexts.rows() == 1 || contexts.rows() == n,

@@ -161,7 +161,6 @@ int train_command(const Options& given) {
       throw ShapeError("'" + path + "': expected " + std::to_string(dim) + " point and " + std::to_string(context_dim) +
                        " context columns like the training data, found " + std::to_string(rows.values.cols() - rows.context_dim) +
                        " and " + std::to_string(rows.context_dim));
-    detail::require_finite(("'" + path + "'").c_str(), rows.values);
     check_preprocessing_flags(given, integer_columns, bounds, rows.values.leftCols(dim));
     return rows.values;
   };

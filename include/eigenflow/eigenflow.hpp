@@ -72,6 +72,7 @@
 #include "eigenflow/data/gaussian_mixture.hpp"
 #include "eigenflow/data/mixed_moons.hpp"
 #include "eigenflow/data/preprocess.hpp"
+#include "eigenflow/data/rotated_moons.hpp"
 #include "eigenflow/data/shuffle.hpp"
 #include "eigenflow/data/two_moons.hpp"
 
