@@ -71,6 +71,10 @@ class Tape {
     std::array<Scalar, 2> scalar{};
     std::array<Index, 2> integer{};
     Parameter<Scalar>* parameter = nullptr;
+    // For ops that are whole solvers (a continuous flow's adjoint): the object
+    // whose backward this is (it outlives the sweep), and inputs beyond two.
+    const void* owner = nullptr;
+    std::vector<std::size_t> more_inputs;
   };
 
   Tape() = default;
@@ -79,6 +83,12 @@ class Tape {
 
   /// Forgets every node but keeps their storage for the next graph.
   void clear() { used_ = 0; }
+  /// Forgets the nodes recorded after the first `size` (a rejected trial step of
+  /// an adaptive ODE solver); Vars to them become invalid.
+  void rewind(std::size_t size) {
+    if (size > used_) throw Error("Tape::rewind: cannot rewind forward");
+    used_ = size;
+  }
 
   std::size_t size() const { return used_; }
   /// Node slots ever created: the high-water mark of size().
@@ -178,6 +188,8 @@ class Tape {
     node.value.resize(rows, cols);
     node.backward = backward;
     node.parameter = nullptr;
+    node.owner = nullptr;
+    node.more_inputs.clear();
     return node;
   }
 
