@@ -22,6 +22,7 @@
 #include "eigenflow/distributions/diagonal_gaussian.hpp"
 #include "eigenflow/flows/additive_coupling.hpp"
 #include "eigenflow/flows/autoregressive/masked_autoregressive_io.hpp"
+#include "eigenflow/flows/continuous/continuous_flow_io.hpp"
 #include "eigenflow/flows/affine_coupling.hpp"
 #include "eigenflow/flows/flow_stack.hpp"
 #include "eigenflow/flows/inverted.hpp"
@@ -154,6 +155,7 @@ void add_built_in_layers(LayerRegistry<S>& r) {
   add_spline_coupling(r);
   add_linear_family(r);
   add_preprocessing_maps(r);
+  add_continuous_flow(r);
 }
 
 }  // namespace detail

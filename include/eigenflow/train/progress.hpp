@@ -1,11 +1,15 @@
 // A progress line for training (epoch, train NLL, validation NLL, steps/s,
 // ETA) and for variational fits (step, ELBO, β, steps/s, ETA). On a terminal
 // it redraws one line in place; otherwise (logs, CI) it prints plain lines at
-// most every `interval_seconds`, plus the first and the last report.
+// most every `interval_seconds`, plus the first and the last report. A caller
+// may add its own figures to the end of the line (`extra`: e.g. a continuous
+// flow's function evaluations per solve).
 #pragma once
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <string>
 
 #include <unistd.h>
 
@@ -23,9 +27,10 @@ class ProgressPrinter {
     if (!due(report.seconds, report.epoch == 1 || report.epoch == report.epochs)) return true;
     char validation[32] = "-";
     if (!std::isnan(report.validation_nll)) std::snprintf(validation, sizeof validation, "%.4f", report.validation_nll);
-    std::fprintf(stream_, "%sepoch %lld/%lld  train_nll %.4f  val_nll %s  %.0f steps/s  eta %.1fs%s", start(),
+    const std::string more = extra ? extra() : std::string();
+    std::fprintf(stream_, "%sepoch %lld/%lld  train_nll %.4f  val_nll %s  %.0f steps/s  eta %.1fs%s%s", start(),
                  static_cast<long long>(report.epoch), static_cast<long long>(report.epochs), report.train_nll, validation,
-                 report.steps_per_second, report.eta_seconds, end());
+                 report.steps_per_second, report.eta_seconds, more.c_str(), end());
     std::fflush(stream_);
     return true;
   }
@@ -37,6 +42,9 @@ class ProgressPrinter {
     std::fflush(stream_);
     return true;
   }
+
+  /// Appended to every training line when set.
+  std::function<std::string()> extra;
 
   /// Ends the redrawn line (call once after training).
   void finish() {
