@@ -77,6 +77,29 @@ inline Matrix<double> random_weight(Index dim, Random& rng) {
   return w;
 }
 
+/// A continuous flow solved to 1e-12 (dopri5), so that its inverse and log-det are
+/// exact to the conformance tolerances; MLP dynamics with a random last layer
+/// (the default starts at the identity).
+template <class Dynamics>
+std::unique_ptr<Layer<double>> tight_cnf(Dynamics dynamics) {
+  OdeOptions solver;
+  solver.rtol = solver.atol = 1e-12;
+  return std::make_unique<ContinuousFlow<double, Dynamics>>(std::move(dynamics), solver);
+}
+/// Loosens the solver of every continuous layer of a stack to rtol = atol = tolerance: enough
+/// for the integration tests (a grid of a million points), whose error is the grid's.
+inline void loosen_continuous_layers(FlowStack<double>& flow, double tolerance) {
+  OdeOptions solver;
+  solver.rtol = solver.atol = tolerance;
+  for (std::size_t k = 0; k < flow.size(); ++k) {
+    if (auto* layer = dynamic_cast<ContinuousFlow<double, HyperPlanarDynamics<double>>*>(&flow.layer(k))) layer->set_solver(solver);
+    if (auto* layer = dynamic_cast<ContinuousFlow<double, MlpDynamics<double>>*>(&flow.layer(k))) layer->set_solver(solver);
+  }
+}
+inline MlpDynamics<double> random_mlp_dynamics(Index d, Index context_dim, Activation activation, Random& rng) {
+  return MlpDynamics<double>(d, TimeMlp<double>(d + context_dim, 6, 2, d, activation, rng, 1.0));
+}
+
 inline std::vector<LayerCase> all_layer_cases() {
   using L = std::unique_ptr<Layer<double>>;
   return {
@@ -163,6 +186,10 @@ inline std::vector<LayerCase> all_layer_cases() {
          return std::make_unique<Logit<double>>(lo, hi, 0.02);
        },
        false},
+      {"cnf (hyper_planar dynamics)",
+       [](Index d, Random& rng) -> L { return tight_cnf(HyperPlanarDynamics<double>(d, 4, 5, 0, rng)); }},
+      {"cnf (mlp dynamics, silu)",
+       [](Index d, Random& rng) -> L { return tight_cnf(random_mlp_dynamics(d, 0, Activation::silu, rng)); }},
       // Conditional forms of every layer with a network: its conditioner reads [x-part | c].
       {"affine_coupling | c (separate, tanh)",
        [](Index d, Random& rng) -> L {
@@ -206,6 +233,12 @@ inline std::vector<LayerCase> all_layer_cases() {
          return std::make_unique<SplineCoupling<double>>(
              SplineCoupling<double>::make(alternating_mask(d, 0), {12, 2, Activation::tanh, zoo_context_dim}, {6, 2.5}, rng));
        },
+       true, zoo_context_dim},
+      {"cnf | c (hyper_planar dynamics)",
+       [](Index d, Random& rng) -> L { return tight_cnf(HyperPlanarDynamics<double>(d, 4, 5, zoo_context_dim, rng)); },
+       true, zoo_context_dim},
+      {"cnf | c (mlp dynamics, tanh)",
+       [](Index d, Random& rng) -> L { return tight_cnf(random_mlp_dynamics(d, zoo_context_dim, Activation::tanh, rng)); },
        true, zoo_context_dim},
   };
 }

@@ -28,7 +28,8 @@ FlowStack<double> every_layer_stack(Random& rng) {
 
 TEST_CASE("a 2D stack of every layer type has a density that integrates to one", "[flow_stack]") {
   Random rng(1);
-  const FlowStack<double> flow = every_layer_stack(rng);
+  FlowStack<double> flow = every_layer_stack(rng);
+  eigenflow::test::loosen_continuous_layers(flow, 1e-8);
   std::size_t whole_space = 0;
   for (const auto& layer_case : eigenflow::test::all_layer_cases()) whole_space += in_every_layer_stack(layer_case);
   REQUIRE(flow.size() == whole_space);
