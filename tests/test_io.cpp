@@ -41,6 +41,18 @@ FlowStack<S> every_saveable_layer(Random& rng) {
   flow.append(actnorm);
   flow.append(LuLinear<S>::random(2, rng));
   flow.append(DenseLinear<S>::random(2, rng));
+  CnfTraining adjoint;
+  adjoint.gradient = CnfGradient::adjoint;
+  adjoint.trace = TraceEstimator::rademacher;
+  adjoint.seed = 42;
+  flow.append(ContinuousFlow<S, HyperPlanarDynamics<S>>(HyperPlanarDynamics<S>(2, 4, 5, 0, rng), {}, S(1.5), adjoint));
+  OdeOptions rk4;
+  rk4.method = OdeMethod::rk4;
+  rk4.steps = 6;
+  CnfTraining penalised;
+  penalised.kinetic = 0.1;
+  penalised.jacobian = 0.01;
+  flow.append(ContinuousFlow<S, MlpDynamics<S>>(MlpDynamics<S>(2, TimeMlp<S>(2, 6, 2, 2, Activation::silu, rng)), rk4, S(1), penalised));
   flow.set_base(std::make_unique<DiagonalGaussian<S>>(RowVector<S>::Constant(2, S(0.1)), RowVector<S>::Constant(2, S(-0.2))));
   return flow;
 }
@@ -79,6 +91,16 @@ TEMPLATE_TEST_CASE("save then load gives bit-identical log_prob", "[io]", float,
   Random a(2), b(2);
   CHECK(loaded.sample(20, a) == flow.sample(20, b));
   CHECK(loaded.size() == flow.size());
+  // a continuous flow keeps its solver and training settings
+  const auto& cnf = dynamic_cast<const ContinuousFlow<TestType, HyperPlanarDynamics<TestType>>&>(loaded.layer(14));
+  CHECK(cnf.training().gradient == CnfGradient::adjoint);
+  CHECK(cnf.training().trace == TraceEstimator::rademacher);
+  CHECK(cnf.training().seed == 42);
+  CHECK(cnf.duration() == TestType(1.5));
+  const auto& rk4 = dynamic_cast<const ContinuousFlow<TestType, MlpDynamics<TestType>>&>(loaded.layer(15));
+  CHECK(rk4.solver().method == OdeMethod::rk4);
+  CHECK(rk4.solver().steps == 6);
+  CHECK(rk4.training().kinetic == 0.1);
   const json document = json::parse(read_text(path));
   CHECK(document["format"] == "eigenflow.model");
   CHECK(document["version"] == 1);
@@ -173,6 +195,24 @@ TEST_CASE("malformed model documents name the JSON path of the problem", "[io]")
   CHECK_THAT(with([](json& d) { d["layers"][12]["log_abs_s"] = {0.0, "x"}; }), Catch::Contains("/layers/12/log_abs_s/1"));
   CHECK_THAT(with([](json& d) { d["layers"][13]["weight"] = {{1.0, 2.0}, {2.0, 4.0}}; }), Catch::Contains("/layers/13/weight") && Catch::Contains("singular"));
   CHECK_THAT(with([](json& d) { d["layers"][13]["weight"] = {{1.0, 2.0}, {2.0}}; }), Catch::Contains("/layers/13/weight/1"));
+  // continuous flows (14: hyper_planar, dopri5, adjoint; 15: mlp, rk4, penalised)
+  CHECK_THAT(with([](json& d) { d["layers"][14]["dynamics"]["type"] = "linear"; }), Catch::Contains("/layers/14/dynamics/type"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["dynamics"]["width"] = 0; }), Catch::Contains("/layers/14/dynamics/width"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["dynamics"]["width"] = 5; }), Catch::Contains("/layers/14/dynamics/net/layers/2/bias") && Catch::Contains("expected 35"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["dynamics"]["net"]["layers"][0]["weight"] = {{1.0}}; }), Catch::Contains("/layers/14/dynamics/net/layers/0/weight") && Catch::Contains("no inputs"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["dynamics"]["net"]["layers"][1]["time"][2] = "nan"; }), Catch::Contains("/layers/14/dynamics/net/layers/1/time/2"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["dynamics"]["net"]["activation"] = "relu"; }), Catch::Contains("/layers/14/dynamics/net/activation") && Catch::Contains("smooth"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["solver"]["rtol"] = -1e-5; }), Catch::Contains("/layers/14/solver") && Catch::Contains("tolerances"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["solver"]["rtol"] = 0.0; d["layers"][14]["solver"]["atol"] = 0.0; }), Catch::Contains("/layers/14/solver"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["solver"]["max_steps"] = 0; }), Catch::Contains("/layers/14/solver") && Catch::Contains("max_steps"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["solver"]["method"] = "euler"; }), Catch::Contains("/layers/14/solver/method"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["training"]["trace"] = "skilling"; }), Catch::Contains("/layers/14/training"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["training"]["kinetic"] = -1.0; }), Catch::Contains("/layers/14/training") && Catch::Contains("non-negative"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["duration"] = 0.0; }), Catch::Contains("/layers/14/duration"));
+  CHECK_THAT(with([](json& d) { d["layers"][14]["context_dim"] = 2; }), Catch::Contains("/layers/14/dynamics/net/layers/0/weight"));
+  CHECK_THAT(with([](json& d) { d["layers"][15]["solver"]["steps"] = 0; }), Catch::Contains("/layers/15/solver") && Catch::Contains("at least one step"));
+  CHECK_THAT(with([](json& d) { d["layers"][15]["dynamics"]["net"]["layers"].erase(2); }), Catch::Contains("/layers/15/dynamics/net/layers/1/bias"));
+  CHECK_THAT(with([](json& d) { d["layers"][15]["dynamics"]["net"]["layers"][2]["bias"] = {0.0, 0.0, 0.0}; }), Catch::Contains("/layers/15/dynamics/net/layers/2/bias"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, 0.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, -2.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["base"]["type"] = "laplace"; }), Catch::Contains("/base/type"));

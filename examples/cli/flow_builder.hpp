@@ -9,6 +9,9 @@
 //   iaf            L inverted MAF layers: one-pass sampling, D-pass density (Kingma et al. 2016)
 //   nsf            L rational-quadratic spline couplings, alternating masks (Durkan et al. 2019, NSF-C)
 //   nsf-ar         L masked autoregressive rational-quadratic spline layers (NSF-AR)
+//   cnf            L continuous flows (FFJORD; seed 003): dynamics hyper-planar (seed 003's M
+//                  time-dependent planar units from a hypernetwork of t) or mlp (FFJORD's
+//                  MLP of [z, t]), solved by dopri5 to rtol/atol or by rk4 in fixed steps
 // Coupling and autoregressive families can put a random permutation or a
 // learned LU linear map between their layers (--mix) and an ActNorm before
 // each (--actnorm); glow is realnvp with both, always.
@@ -27,6 +30,35 @@
 
 namespace eigenflow::cli {
 
+/// A continuous flow's settings (--dynamics, --width, --solver, ...).
+struct CnfSpec {
+  std::string dynamics = "mlp";  ///< hyper-planar | mlp
+  Index width = 64;              ///< hyper-planar: planar units M (seed 003: 64)
+  std::string solver = "dopri5";
+  Index steps = 8;               ///< rk4
+  double rtol = 1e-5, atol = 1e-5;
+  std::string gradient = "backprop", trace = "exact";
+  double kinetic = 0, jacobian = 0;
+
+  OdeOptions solver_options() const {
+    OdeOptions options;
+    options.method = parse_ode_method(solver);
+    options.steps = steps;
+    options.rtol = rtol;
+    options.atol = atol;
+    return options;
+  }
+  CnfTraining training(std::uint64_t seed) const {
+    CnfTraining out;
+    out.gradient = parse_cnf_gradient(gradient);
+    out.trace = parse_trace_estimator(trace);
+    out.kinetic = kinetic;
+    out.jacobian = jacobian;
+    out.seed = seed;
+    return out;
+  }
+};
+
 struct FlowSpec {
   std::string family;  ///< empty: chosen from the data's dimension (train_defaults.hpp)
   Index layers = 0;  ///< 0: the family's default
@@ -40,6 +72,7 @@ struct FlowSpec {
   bool actnorm = false;                ///< an ActNorm before each coupling or autoregressive layer
   bool sampling = false;               ///< planar, radial: place them in the sampling direction (Inverted)
   bool conditional_base = false;       ///< conditional flows: the base's mean and log-std from c
+  CnfSpec cnf;                         ///< cnf
 
   /// Layers and hidden width when not given: measured on two moons (benchmarks/README.md).
   Index default_layers() const {
@@ -47,9 +80,12 @@ struct FlowSpec {
     if (family == "maf" || family == "iaf" || family == "glow") return 8;
     if (family == "nsf") return 6;
     if (family == "nsf-ar") return 4;
+    if (family == "cnf") return 1;
     return 12;
   }
-  Index default_hidden() const { return family == "nsf-ar" || family == "maf" || family == "iaf" ? 64 : 32; }
+  Index default_hidden() const {
+    return family == "nsf-ar" || family == "maf" || family == "iaf" || (family == "cnf" && cnf.dynamics == "mlp") ? 64 : 32;
+  }
   Index resolved_layers() const { return layers > 0 ? layers : default_layers(); }
   Index resolved_hidden() const { return hidden > 0 ? hidden : default_hidden(); }
 };
@@ -60,6 +96,23 @@ inline InputOrder layer_order(const std::string& order, Index k) {
   if (order == "natural") return InputOrder::natural;
   if (order == "reverse") return k % 2 == 0 ? InputOrder::natural : InputOrder::reverse;
   throw ValueError("unknown order '" + order + "' (expected natural, reverse or random)");
+}
+
+/// Continuous flow number k of the stack, as --dynamics and the solver flags say.
+template <class S>
+void append_continuous_flow(FlowStack<S>& flow, const FlowSpec& spec, Index dim, Index context_dim, Index k, Random& rng) {
+  const CnfSpec& cnf = spec.cnf;
+  const OdeOptions solver = cnf.solver_options();
+  const CnfTraining training = cnf.training(rng() + static_cast<std::uint64_t>(k));
+  if (cnf.dynamics == "hyper-planar") {
+    flow.append(ContinuousFlow<S, HyperPlanarDynamics<S>>(
+        HyperPlanarDynamics<S>(dim, cnf.width, spec.resolved_hidden(), context_dim, rng), solver, S(1), training));
+  } else if (cnf.dynamics == "mlp") {
+    flow.append(ContinuousFlow<S, MlpDynamics<S>>(
+        MlpDynamics<S>(dim, spec.resolved_hidden(), spec.depth, spec.activation, context_dim, rng), solver, S(1), training));
+  } else {
+    throw ValueError("unknown dynamics '" + cnf.dynamics + "' (expected hyper-planar or mlp)");
+  }
 }
 
 template <class S>
@@ -73,9 +126,10 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
     throw ValueError("the " + spec.family + " flow needs data of dimension >= 2 (or a context), found " + std::to_string(dim));
   // alternating halves; one conditional dimension is transformed whole, as a function of c alone
   auto mask = [dim](int parity) { return dim == 1 ? RowVector<S>(RowVector<S>::Zero(1)) : alternating_mask<S>(dim, parity); };
-  if (context_dim > 0 && !(autoregressive || coupling))
-    throw ValueError("the " + spec.family + " flow has no network to condition on a context; use a coupling or autoregressive "
-                     "flow (realnvp, nice, glow, maf, iaf, nsf, nsf-ar)");
+  const bool continuous = spec.family == "cnf";
+  if (context_dim > 0 && !(autoregressive || coupling || continuous))
+    throw ValueError("the " + spec.family + " flow has no network to condition on a context; use a coupling, autoregressive "
+                     "or continuous flow (realnvp, nice, glow, maf, iaf, nsf, nsf-ar, cnf)");
   if (spec.conditional_base && context_dim == 0) throw ValueError("a conditional base needs a context");
   if (!(autoregressive || coupling) && (spec.mix != "none" || spec.actnorm))
     throw ValueError("--mix and --actnorm apply to coupling and autoregressive flows, not to " + spec.family);
@@ -103,6 +157,8 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
       else flow.append(Radial<S>::random(dim, rng));
     } else if (spec.family == "nsf") {
       flow.append(SplineCoupling<S>::make(mask(parity), shape, spec.spline, rng, true));
+    } else if (continuous) {
+      append_continuous_flow(flow, spec, dim, context_dim, k, rng);
     } else if (autoregressive) {
       const Transformer transformer = spec.family == "nsf-ar" ? Transformer::rational_quadratic(spec.spline) : Transformer::affine();
       auto layer = MaskedAutoregressive<S>::make(dim, transformer, shape, layer_order(spec.order, k), rng, true);
@@ -110,7 +166,7 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
       else flow.append(std::move(layer));
     } else {
       throw ValueError("unknown flow '" + spec.family +
-                       "' (expected realnvp, leaky-realnvp, nice, glow, planar, radial, maf, iaf, nsf or nsf-ar)");
+                       "' (expected realnvp, leaky-realnvp, nice, glow, planar, radial, maf, iaf, nsf, nsf-ar or cnf)");
     }
   }
   if (spec.conditional_base)  // starts at N(0, I) for every c (its last layer zeroed)

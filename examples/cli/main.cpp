@@ -67,10 +67,10 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--n", o.n, "number of points to generate (default 3000)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--noise", o.noise, "noise of the generated set");
   train_cmd->add_option("--dim", o.dim, "dimension of the generated set, where it takes one (mixed-moons: default 8)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | glow | planar | radial | maf | iaf | nsf | nsf-ar (default: realnvp for 2D data, nsf beyond)")
-      ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "glow", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar"}));
-  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; glow, maf, iaf 8; nsf 6; nsf-ar 4)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf-ar 64)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | glow | planar | radial | maf | iaf | nsf | nsf-ar | cnf (default: realnvp for 2D data, nsf beyond)")
+      ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "glow", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar", "cnf"}));
+  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; glow, maf, iaf 8; nsf 6; nsf-ar 4; cnf 1)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf-ar and cnf's mlp dynamics 64)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--mix", o.flow.mix, "coupling and autoregressive flows: what goes between their layers, none | permute (random permutations) | lu (learned invertible linear maps) (default none)")
       ->check(CLI::IsMember({"none", "permute", "lu"}));
   train_cmd->add_flag("--actnorm", o.flow.actnorm, "coupling and autoregressive flows: an ActNorm before every layer (initialised from the first batch)");
@@ -111,6 +111,20 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--context", o.context_names, "conditional model p(x | c): the context columns by header name, NAME,...")
       ->excludes(context_columns_opt);
   train_cmd->add_flag("--conditional-base", o.conditional_base, "conditional model: a diagonal Gaussian base whose mean and log-std are an MLP of c");
+  train_cmd->add_option("--dynamics", o.flow.cnf.dynamics, "cnf: hyper-planar (seed 003: planar units from a hypernetwork of t) | mlp (FFJORD: an MLP of [z, t]) (default mlp)")
+      ->check(CLI::IsMember({"hyper-planar", "mlp"}));
+  train_cmd->add_option("--width", o.flow.cnf.width, "cnf with hyper-planar dynamics: planar units (default 64)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--solver", o.flow.cnf.solver, "cnf: dopri5 (adaptive, to --rtol/--atol) | rk4 (--steps fixed steps) (default dopri5)")
+      ->check(CLI::IsMember({"dopri5", "rk4"}));
+  train_cmd->add_option("--steps", o.flow.cnf.steps, "cnf with --solver rk4: steps over t in [0, 1] (default 8)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--rtol", o.flow.cnf.rtol, "cnf with dopri5: relative tolerance (default 1e-5)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--atol", o.flow.cnf.atol, "cnf with dopri5: absolute tolerance (default 1e-5)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--gradient", o.flow.cnf.gradient, "cnf: backprop (through the solver's steps) | adjoint (Chen et al. 2018; memory independent of the steps) (default backprop)")
+      ->check(CLI::IsMember({"backprop", "adjoint"}));
+  train_cmd->add_option("--trace", o.flow.cnf.trace, "cnf, in training: exact | gaussian | rademacher (Hutchinson's estimator; evaluation is always exact) (default exact)")
+      ->check(CLI::IsMember({"exact", "gaussian", "rademacher"}));
+  train_cmd->add_option("--kinetic", o.flow.cnf.kinetic, "cnf: RNODE weight of the kinetic energy integral of |f|^2 (default 0)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--jacobian-penalty", o.flow.cnf.jacobian, "cnf: RNODE weight of the integral of |df/dz|_F^2 (default 0)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--out", o.out, "model file to write")->required();
 
   auto* fit = app.add_subcommand("fit", "variational inference: fit a flow to an unnormalised target density by reverse KL and save it");
@@ -209,6 +223,7 @@ int run(int argc, char** argv) {
     }
     Options resolved = o;
     resolved.flow.activation = parse_activation(o.activation);
+    if (o.flow.family == "cnf" && train_cmd->count("--activation") == 0) resolved.flow.activation = Activation::tanh;  // smooth dynamics
     resolved.flow.conditioner = o.conditioner == "shared" ? Conditioner::shared : Conditioner::separate;
     resolved.flow.conditional_base = o.conditional_base;
     return o.precision == "float" ? train_command<float>(resolved) : train_command<double>(resolved);

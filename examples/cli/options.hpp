@@ -86,7 +86,10 @@ struct Options {
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
             {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter},
             {"keep_last", keep_last}, {"dequantize", dequantize}, {"bounded", bounded}, {"logit_alpha", logit_alpha},
-            {"context_columns", context_columns}, {"context", context_names}, {"conditional_base", conditional_base}};
+            {"context_columns", context_columns}, {"context", context_names}, {"conditional_base", conditional_base},
+            {"dynamics", flow.cnf.dynamics}, {"width", flow.cnf.width}, {"solver", flow.cnf.solver}, {"steps", flow.cnf.steps},
+            {"rtol", flow.cnf.rtol}, {"atol", flow.cnf.atol}, {"gradient", flow.cnf.gradient}, {"trace", flow.cnf.trace},
+            {"kinetic", flow.cnf.kinetic}, {"jacobian_penalty", flow.cnf.jacobian}};
   }
 };
 

@@ -232,6 +232,20 @@ int train_command(const Options& given) {
   if (o.schedule == "cosine") options.schedule = LearningRateSchedule::cosine(o.lr, steps_per_epoch * o.epochs, o.lr / 100);
   ProgressPrinter progress;
   options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
+  bool continuous = false;
+  for (std::size_t k = 0; k < flow.size(); ++k) continuous = continuous || dynamic_cast<const OdeCounter*>(&flow.layer(k));
+  if (continuous) {
+    // function evaluations per ODE solve since the last line (training and validation solves alike)
+    progress.extra = [&flow, seen = OdeCounts()]() mutable {
+      const OdeCounts now = ode_counts(flow);
+      const long long solves = now.solves - seen.solves;
+      const double per_solve = solves > 0 ? double(now.evaluations - seen.evaluations) / double(solves) : 0.0;
+      seen = now;
+      char text[48];
+      std::snprintf(text, sizeof text, "  nfe %.0f", per_solve);
+      return std::string(text);
+    };
+  }
   if (checkpoint) options.resume = &checkpoint->trainer;
   if (!o.checkpoint_dir.empty()) {
     options.checkpoint_every = static_cast<Index>(o.checkpoint_every);

@@ -82,6 +82,18 @@ class OdeCounter {
   virtual void reset_counts() = 0;
 };
 
+/// A layer that is the flow of an ODE over t ∈ [0, T] (latent at 0, data at T): its points
+/// at intermediate times, for animations (`eigenflow animate`).
+template <class S>
+class TimePath {
+ public:
+  virtual ~TimePath() = default;
+  virtual S duration() const = 0;
+  /// z(t) at each of `times` (in [0, T]) from z(0) = z; context: one row per point, or null.
+  virtual std::vector<Matrix<S>> path(const Matrix<S>& z, const std::vector<S>& times,
+                                      const Matrix<S>* context = nullptr) const = 0;
+};
+
 /// The ODE solves of every layer of a FlowStack that solves ODEs.
 template <class Flow>
 OdeCounts ode_counts(const Flow& flow) {
@@ -130,7 +142,9 @@ Matrix<S> hutchinson_probe(const Matrix<S>& points, TraceEstimator estimator, st
 }  // namespace detail
 
 template <class S, class Dynamics>
-class ContinuousFlow : public LayerBase<ContinuousFlow<S, Dynamics>, S>, public OdeCounter {
+class ContinuousFlow : public LayerBase<ContinuousFlow<S, Dynamics>, S>,
+                       public OdeCounter,
+                       public TimePath<S> {
  public:
   ContinuousFlow(Dynamics dynamics, OdeOptions solver = {}, S duration = S(1), CnfTraining training = {})
       : dynamics_(std::move(dynamics)), solver_(solver), duration_(duration), training_(training) {
@@ -148,7 +162,7 @@ class ContinuousFlow : public LayerBase<ContinuousFlow<S, Dynamics>, S>, public 
 
   const Dynamics& dynamics() const { return dynamics_; }
   const OdeOptions& solver() const { return solver_; }
-  S duration() const { return duration_; }
+  S duration() const override { return duration_; }
   const CnfTraining& training() const { return training_; }
   void set_solver(const OdeOptions& solver) {
     validate(solver, "ContinuousFlow::set_solver");
@@ -177,7 +191,8 @@ class ContinuousFlow : public LayerBase<ContinuousFlow<S, Dynamics>, S>, public 
 
   /// The points z(t) at each of `times` (in [0, T], any order), starting from z(0) = z: the
   /// path of latent samples towards the data, for animations. context: one row per point, or null.
-  std::vector<Matrix<S>> path(const Matrix<S>& z, const std::vector<S>& times, const Matrix<S>* context = nullptr) const {
+  std::vector<Matrix<S>> path(const Matrix<S>& z, const std::vector<S>& times,
+                              const Matrix<S>* context = nullptr) const override {
     detail::require_columns("cnf.path", z, dim());
     if (context_dim() > 0 && (!context || context->rows() != z.rows() || context->cols() != context_dim()))
       throw ShapeError("cnf.path: expected a context of " + detail::shape_string(z.rows(), context_dim()));
