@@ -60,6 +60,23 @@ for flow in maf iaf nsf nsf-ar glow; do
 done
 expect_ok "plot an nsf model" -- "$EIGENFLOW" plot --model nsf.json --out nsf.png
 expect_ok "animate an iaf model" -- "$EIGENFLOW" animate --model iaf.json --n 100 --out iaf.gif
+# continuous flows: both dynamics, both solvers, the adjoint, Hutchinson and RNODE options
+expect_ok "train --flow cnf (mlp, dopri5)" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow cnf --hidden 8 --rtol 1e-4 --atol 1e-4 --out cnf.json
+grep -q 'nfe [0-9]' err.txt && pass || fail "the cnf progress line reports function evaluations"
+expect_ok "train --flow cnf (hyper-planar, rk4, adjoint, hutchinson, rnode)" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow cnf \
+  --dynamics hyper-planar --width 8 --hidden 8 --solver rk4 --steps 4 --gradient adjoint --trace rademacher --kinetic 0.01 --jacobian-penalty 0.01 --out cnf-hp.json
+tr -d ' \n' <cnf-hp.json | grep -q '"method":"rk4","steps":4' && tr -d ' \n' <cnf-hp.json | grep -q '"gradient":"adjoint"' && pass ||
+  fail "the cnf model file keeps its solver and training settings"
+for model in cnf cnf-hp; do
+  expect_ok "logprob under $model" -- "$EIGENFLOW" logprob --model "$model.json" --in moons.csv --out "$model-logp.csv"
+  expect_ok "sample from $model" -- "$EIGENFLOW" sample --model "$model.json" --n 30 --out "$model-samples.csv"
+  [ "$(wc -l <"$model-samples.csv")" -eq 31 ] && pass || fail "$model samples"
+done
+expect_ok "animate a cnf model along t" -- "$EIGENFLOW" animate --model cnf.json --n 100 --out cnf.gif
+expect_error "a cnf tolerance that is not positive" 2 "--rtol" cnf-bad.json -- "$EIGENFLOW" train --dataset two-moons --n 300 --flow cnf --rtol 0 --out cnf-bad.json
+expect_error "an unknown cnf dynamics" 2 "--dynamics" cnf-bad.json -- "$EIGENFLOW" train --dataset two-moons --n 300 --flow cnf --dynamics linear --out cnf-bad.json
+sed 's/"method": *"dopri5"/"method": "euler"/' cnf.json >cnf-euler.json
+expect_error "a cnf model file with an unknown solver" 1 "solver/method" l.csv -- "$EIGENFLOW" logprob --model cnf-euler.json --in moons.csv --out l.csv
 # data beyond 2D: six correlated columns (a fixed linear mix of uniforms and a square)
 awk 'BEGIN { srand(7); print "a,b,c,d,e,f"; for (i = 0; i < 600; i++) { u = rand(); v = rand(); w = rand() - 0.5;
   printf "%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", u, u + v, u * u - w, v - 2 * w, w * w + u, u - v + w } }' >six.csv
