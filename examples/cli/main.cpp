@@ -87,7 +87,7 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--epochs", o.epochs, "epochs (default: 300 for 2D data; beyond 2D about 15000 steps, 30 to 300 epochs)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--patience", o.patience, "early stopping after this many epochs without a better validation NLL, 0 = off (default max(20, epochs/2))")->check(CLI::NonNegativeNumber);
   train_cmd->add_flag("--keep-last", o.keep_last, "save the last epoch's (averaged) parameters instead of those of the best validation epoch");
-  train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3)");
+  train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3; cnf 1e-2)");
   train_cmd->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));
   train_cmd->add_option("--weight-decay", o.weight_decay, "weight decay (default 1e-2 for 2D data; beyond 2D 1600/N for N training rows, between 0.1 and 1)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--clip", o.clip, "gradient-norm clipping, 0 = off");
@@ -117,14 +117,14 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--solver", o.flow.cnf.solver, "cnf: dopri5 (adaptive, to --rtol/--atol) | rk4 (--steps fixed steps) (default dopri5)")
       ->check(CLI::IsMember({"dopri5", "rk4"}));
   train_cmd->add_option("--steps", o.flow.cnf.steps, "cnf with --solver rk4: steps over t in [0, 1] (default 8)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--rtol", o.flow.cnf.rtol, "cnf with dopri5: relative tolerance (default 1e-5)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--atol", o.flow.cnf.atol, "cnf with dopri5: absolute tolerance (default 1e-5)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--rtol", o.flow.cnf.rtol, "cnf with dopri5: relative tolerance (default 1e-3)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--atol", o.flow.cnf.atol, "cnf with dopri5: absolute tolerance (default 1e-3)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--gradient", o.flow.cnf.gradient, "cnf: backprop (through the solver's steps) | adjoint (Chen et al. 2018; memory independent of the steps) (default backprop)")
       ->check(CLI::IsMember({"backprop", "adjoint"}));
   train_cmd->add_option("--trace", o.flow.cnf.trace, "cnf, in training: exact | gaussian | rademacher (Hutchinson's estimator; evaluation is always exact) (default exact)")
       ->check(CLI::IsMember({"exact", "gaussian", "rademacher"}));
-  train_cmd->add_option("--kinetic", o.flow.cnf.kinetic, "cnf: RNODE weight of the kinetic energy integral of |f|^2 (default 0)")->check(CLI::NonNegativeNumber);
-  train_cmd->add_option("--jacobian-penalty", o.flow.cnf.jacobian, "cnf: RNODE weight of the integral of |df/dz|_F^2 (default 0)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--kinetic", o.flow.cnf.kinetic, "cnf: RNODE weight of the kinetic energy integral of |f|^2 (default 0.01)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--jacobian-penalty", o.flow.cnf.jacobian, "cnf: RNODE weight of the integral of |df/dz|_F^2 (default 0.01)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--out", o.out, "model file to write")->required();
 
   auto* fit = app.add_subcommand("fit", "variational inference: fit a flow to an unnormalised target density by reverse KL and save it");
@@ -223,7 +223,10 @@ int run(int argc, char** argv) {
     }
     Options resolved = o;
     resolved.flow.activation = parse_activation(o.activation);
-    if (o.flow.family == "cnf" && train_cmd->count("--activation") == 0) resolved.flow.activation = Activation::tanh;  // smooth dynamics
+    if (o.flow.family == "cnf") {  // measured on two moons: benchmarks/README.md, "Continuous flows"
+      if (train_cmd->count("--activation") == 0) resolved.flow.activation = Activation::tanh;  // smooth dynamics
+      if (train_cmd->count("--lr") == 0) resolved.lr = 1e-2;
+    }
     resolved.flow.conditioner = o.conditioner == "shared" ? Conditioner::shared : Conditioner::separate;
     resolved.flow.conditional_base = o.conditional_base;
     return o.precision == "float" ? train_command<float>(resolved) : train_command<double>(resolved);

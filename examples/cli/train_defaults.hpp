@@ -4,7 +4,8 @@
 // ("Training defaults"):
 //   batch     64, or N/250 rounded to a power of two for large N (at most 512),
 //             so an epoch stays about 250 steps
-//   epochs    300 for D ≤ 2 (two moons keeps improving to the end); for D ≥ 3 about
+//   epochs    300 for D ≤ 2 (two moons keeps improving to the end; cnf 100, each of its
+//             steps solves an ODE); for D ≥ 3 about
 //             15,000 steps in all, between 30 and 300 epochs, because beyond 2D the
 //             validation optimum comes after a fixed number of steps, not epochs
 //   patience  early stopping after max(20, epochs / 2) epochs without a better
@@ -12,6 +13,8 @@
 //             are clearly better than the last's (TrainOptions::keep_best)
 //   weight decay 1e-2 for D ≤ 2; for D ≥ 3, 1600/N between 0.1 and 1: beyond 2D the
 //             flows memorise their points, and less data needs a stronger pull
+//   jitter    0.03, or 0 for dequantised or bounded data and for cnf (its noise costs a
+//             continuous flow more nats than it saves)
 //   flow      realnvp for D ≤ 2 (seeds 000 to 003), nsf for D ≥ 3 (the best of our
 //             flows on mixed-moons and the sklearn sets) and for a conditional density
 //             of one column (its couplings would be affine in x: a Gaussian given c)
@@ -35,11 +38,13 @@ inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index 
   const bool beyond_2d = dim >= 3;
   if (o.batch < 0) o.batch = default_batch(train_rows);
   const long long steps_per_epoch = (train_rows + o.batch - 1) / o.batch;
-  if (o.epochs < 0) o.epochs = beyond_2d ? std::clamp<long long>((15000 + steps_per_epoch - 1) / steps_per_epoch, 30, 300) : 300;
+  const bool continuous = o.flow.family == "cnf";
+  if (o.epochs < 0)
+    o.epochs = beyond_2d ? std::clamp<long long>((15000 + steps_per_epoch - 1) / steps_per_epoch, 30, 300) : continuous ? 100 : 300;
   if (o.patience < 0) o.patience = std::max<long long>(20, o.epochs / 2);
   if (o.weight_decay < 0) o.weight_decay = beyond_2d ? std::clamp(1600.0 / static_cast<double>(train_rows), 0.1, 1.0) : 1e-2;
   if (o.flow.family.empty()) o.flow.family = beyond_2d || (dim == 1 && context_dim > 0) ? "nsf" : "realnvp";
-  if (o.jitter < 0) o.jitter = o.dequantize || !o.bounded.empty() ? 0 : 0.03;
+  if (o.jitter < 0) o.jitter = o.dequantize || !o.bounded.empty() || continuous ? 0 : 0.03;
   return o;
 }
 

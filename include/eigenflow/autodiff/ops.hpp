@@ -55,26 +55,35 @@ void binary_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
   auto& a = tape.node(node.input[0]);
   auto& b = tape.node(node.input[1]);
-  const Index rows = node.value.rows(), cols = node.value.cols();
   const auto& dy = node.adjoint;
   if constexpr (kind == BinaryKind::add) {
-    accumulate_reduced(a.adjoint, dy.array());
-    accumulate_reduced(b.adjoint, dy.array());
+    accumulate_reduced(a.adjoint, dy);
+    accumulate_reduced(b.adjoint, dy);
   } else if constexpr (kind == BinaryKind::subtract) {
-    accumulate_reduced(a.adjoint, dy.array());
-    accumulate_reduced(b.adjoint, -dy.array());
-  } else if constexpr (kind == BinaryKind::multiply) {
-    if (same_shape(a.value, b.value)) {
+    accumulate_reduced(a.adjoint, dy);
+    accumulate_reduced(b.adjoint, -dy);
+  } else if (same_shape(a.value, b.value)) {
+    if constexpr (kind == BinaryKind::multiply) {
       a.adjoint.array() += dy.array() * b.value.array();
       b.adjoint.array() += dy.array() * a.value.array();
-    } else {
-      accumulate_reduced(a.adjoint, dy.array() * broadcast(b.value, rows, cols).array());
-      accumulate_reduced(b.adjoint, dy.array() * broadcast(a.value, rows, cols).array());
+    } else {  // y = a / b:  da += dy / b,  db -= dy * y / b
+      a.adjoint.array() += dy.array() / b.value.array();
+      b.adjoint.array() -= dy.array() * node.value.array() / b.value.array();
     }
-  } else {  // y = a / b:  da += dy / b,  db -= dy * y / b
-    accumulate_reduced(a.adjoint, dy.array() / broadcast(b.value, rows, cols).array());
-    accumulate_reduced(b.adjoint,
-                       -dy.array() * node.value.array() / broadcast(b.value, rows, cols).array());
+  } else {
+    const Index rows = node.value.rows();
+    for (Index j = 0; j < node.value.cols(); ++j) {
+      const auto dy_j = dy.col(j).array();
+      if constexpr (kind == BinaryKind::multiply) {
+        with_broadcast_column(b.value, j, rows, [&](const auto& b_j) { accumulate_column(a.adjoint, j, dy_j * b_j); });
+        with_broadcast_column(a.value, j, rows, [&](const auto& a_j) { accumulate_column(b.adjoint, j, dy_j * a_j); });
+      } else {
+        with_broadcast_column(b.value, j, rows, [&](const auto& b_j) {
+          accumulate_column(a.adjoint, j, dy_j / b_j);
+          accumulate_column(b.adjoint, j, -dy_j * node.value.col(j).array() / b_j);
+        });
+      }
+    }
   }
 }
 
@@ -384,8 +393,13 @@ template <class Scalar>
 void mask_multiply_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
   auto& input = tape.node(node.input[0]);
-  accumulate_reduced(input.adjoint,
-                     node.adjoint.array() * broadcast(node.saved, node.value.rows(), node.value.cols()).array());
+  if (same_shape(node.saved, node.value)) {
+    input.adjoint.array() += node.adjoint.array() * node.saved.array();
+    return;
+  }
+  for (Index j = 0; j < node.value.cols(); ++j)
+    with_broadcast_column(node.saved, j, node.value.rows(),
+                          [&](const auto& mask_j) { input.adjoint.col(j).array() += node.adjoint.col(j).array() * mask_j; });
 }
 template <class Scalar>
 void row_dot_backward(Tape<Scalar>& tape, std::size_t self) {
