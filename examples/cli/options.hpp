@@ -52,7 +52,7 @@ struct Options {
   std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
   long long batch = -1, epochs = -1, patience = -1, threads = 1;
   double lr = 3e-3, weight_decay = -1, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
-  double average_decay = 0.998, jitter = -1;  ///< jitter −1: 0.03, or 0 for dequantised or bounded data
+  double average_decay = 0.998, jitter = -1;  ///< jitter −1: 0.03, or 0 for dequantised or bounded data and for cnf
   // preprocessing inside the model
   bool dequantize = false;                ///< every column holds integers: add U[0, 1) noise (flows/dequantization.hpp)
   std::string bounded;                    ///< "LO,HI": a logit map from [LO, HI] (flows/logit.hpp)
