@@ -36,6 +36,7 @@
 #include "eigenflow/flows/autoregressive/masked_autoregressive.hpp"
 #include "eigenflow/flows/autoregressive/masked_autoregressive_io.hpp"
 #include "eigenflow/flows/autoregressive/transformer.hpp"
+#include "eigenflow/flows/continuous/continuous_adjoint.hpp"
 #include "eigenflow/flows/continuous/continuous_flow.hpp"
 #include "eigenflow/flows/continuous/continuous_flow_io.hpp"
 #include "eigenflow/flows/continuous/dynamics.hpp"
