@@ -1,9 +1,11 @@
 // The matrix products under every dense layer: c += alpha · op(a) · op(b).
-// Built twice where the machine can run it (tests/CMakeLists.txt): as the
-// build is configured and with AVX-512, so our register-blocked kernel and
-// Eigen's fallback face the same checks.
+// Every check runs on every kernel path this CPU supports (core/isa.hpp:
+// Eigen's portable code, our kernel on AVX2 and on AVX-512), so the paths
+// face the same checks.
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
+
+#include "test_support.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -73,11 +75,15 @@ void check_product(const Shape& shape, bool transpose_a, bool transpose_b, S alp
 }
 
 template <class S, class Product>
-void check_all_shapes(const Product& product) {
-  for (const Shape& shape : shapes)
+void check_all_shapes(const Product& product, const std::vector<Isa>& isas = test::supported_isas()) {
+  for (const Isa isa : isas) {
+    const test::ScopedIsa path(isa);
+    INFO("path " << to_string(isa));
+    for (const Shape& shape : shapes)
     for (const bool transpose_a : {false, true})
       for (const bool transpose_b : {false, true})
-        for (const S alpha : {S(1), S(-0.5)}) check_product<S>(shape, transpose_a, transpose_b, alpha, product);
+          for (const S alpha : {S(1), S(-0.5)}) check_product<S>(shape, transpose_a, transpose_b, alpha, product);
+  }
 }
 
 /// Checks c = act(op(a) · op(b) + bias), formed by `affine` on a c full of NaN (its old
@@ -103,11 +109,15 @@ void check_bias_act(const Shape& shape, bool transpose_a, bool transpose_b, bool
 }
 
 template <class S, class Affine>
-void check_all_bias_act(const Affine& affine) {
-  for (const Shape& shape : shapes)
+void check_all_bias_act(const Affine& affine, const std::vector<Isa>& isas = test::supported_isas()) {
+  for (const Isa isa : isas) {
+    const test::ScopedIsa path(isa);
+    INFO("path " << to_string(isa));
+    for (const Shape& shape : shapes)
     for (const bool transpose_a : {false, true})
       for (const bool transpose_b : {false, true})
-        for (const bool relu : {false, true}) check_bias_act<S>(shape, transpose_a, transpose_b, relu, affine);
+          for (const bool relu : {false, true}) check_bias_act<S>(shape, transpose_a, transpose_b, relu, affine);
+  }
 }
 
 template <class S>
@@ -144,13 +154,15 @@ TEMPLATE_TEST_CASE("gemm_bias adds the bias row and rectifies without reading c'
 
 TEMPLATE_TEST_CASE("A NaN stays NaN through the fused ReLU", "[gemm]", float, double) {
   using S = TestType;
+  for (const Isa isa : test::supported_isas())
   for (const Index inputs : {Index(2), Index(64)}) {  // the column passes, and the kernel (or Eigen's)
+    const test::ScopedIsa path(isa);
     Matrix<S> x = random_matrix<S>(700, inputs, 10);
     const Matrix<S> w = random_matrix<S>(64, inputs, 11), bias = Matrix<S>::Zero(1, 64);
     x(5, 1) = std::numeric_limits<S>::quiet_NaN();  // poisons row 5 of the product
     Matrix<S> c(700, 64);
     detail::gemm_bias(c, x, false, w, true, bias, true);
-    INFO(inputs << " inputs");
+    INFO(inputs << " inputs, path " << to_string(isa));
     CHECK(c.row(5).array().isNaN().all());
     CHECK(c.topRows(5).array().isFinite().all());
   }
@@ -161,61 +173,100 @@ TEMPLATE_TEST_CASE("gemm_add agrees with a wider-precision product within k·eps
   check_all_shapes<TestType>(&eigenflow_gemm_add<TestType>);
 }
 
-#ifdef EIGENFLOW_GEMM_KERNEL
+#ifdef EIGENFLOW_DISPATCH
 
 namespace {
+/// The kernel itself on the active path (gemm_add would leave small shapes to Eigen).
 template <class S>
 void kernel_product(Matrix<S>& c, S alpha, const Matrix<S>& a, bool ta, const Matrix<S>& b, bool tb) {
   const Index m = c.rows(), n = c.cols(), k = ta ? a.rows() : a.cols();
-  detail::gemm_kernel::gemm<S>(m, n, k, alpha, {a.data(), a.rows(), ta}, {b.data(), b.rows(), tb}, c.data(), c.rows());
+  REQUIRE(detail::gemm_kernel::gemm<S>(active_isa(), m, n, k, alpha, {a.data(), a.rows(), ta}, {b.data(), b.rows(), tb},
+                                       c.data(), c.rows()));
 }
 template <class S>
 void kernel_bias(Matrix<S>& c, const Matrix<S>& a, bool ta, const Matrix<S>& b, bool tb, const Matrix<S>& bias,
                  bool relu) {
   const Index m = c.rows(), n = c.cols(), k = ta ? a.rows() : a.cols();
-  detail::gemm_kernel::gemm<S>(m, n, k, S(1), {a.data(), a.rows(), ta}, {b.data(), b.rows(), tb}, c.data(), c.rows(),
-                               {true, bias.data(), relu});
+  REQUIRE(detail::gemm_kernel::gemm<S>(active_isa(), m, n, k, S(1), {a.data(), a.rows(), ta}, {b.data(), b.rows(), tb},
+                                       c.data(), c.rows(), {true, bias.data(), relu}));
+}
+/// The kernel paths this CPU runs (the checks below skip the portable one: it has no kernel).
+std::vector<Isa> kernel_isas() {
+  std::vector<Isa> isas = test::supported_isas();
+  isas.erase(isas.begin());
+  return isas;
+}
+template <class Check>
+void on_kernel_paths(const Check& check) {
+  for (const Isa isa : kernel_isas()) {
+    const test::ScopedIsa path(isa);
+    INFO("path " << to_string(isa));
+    check();
+  }
 }
 }  // namespace
 
 TEMPLATE_TEST_CASE("The kernel's epilogue: bias on the first slice of k, ReLU after the last", "[gemm]", float,
                    double) {
-  check_all_bias_act<TestType>(&kernel_bias<TestType>);
+  check_all_bias_act<TestType>(&kernel_bias<TestType>, kernel_isas());
 }
-
 
 TEMPLATE_TEST_CASE("The register-blocked kernel itself, on shapes gemm_add would leave to Eigen too", "[gemm]", float,
                    double) {
-  check_all_shapes<TestType>(&kernel_product<TestType>);
+  check_all_shapes<TestType>(&kernel_product<TestType>, kernel_isas());
 }
 
 TEMPLATE_TEST_CASE("A row's result does not depend on where the batch is split", "[gemm]", float, double) {
   // Row-chunked inference and threads over the batch rely on this: rows 37..236
   // computed alone equal the same rows computed within the full product, bit for bit.
   using S = TestType;
-  const Matrix<S> x = random_matrix<S>(300, 128, 4), w = random_matrix<S>(96, 128, 5);
-  Matrix<S> whole = Matrix<S>::Zero(300, 96), part = Matrix<S>::Zero(200, 96);
-  const Matrix<S> rows = x.middleRows(37, 200);
-  kernel_product<S>(whole, S(1), x, false, w, true);
-  kernel_product<S>(part, S(1), rows, false, w, true);
-  CHECK((whole.middleRows(37, 200).array() == part.array()).all());
+  on_kernel_paths([] {
+    const Matrix<S> x = random_matrix<S>(300, 128, 4), w = random_matrix<S>(96, 128, 5);
+    Matrix<S> whole = Matrix<S>::Zero(300, 96), part = Matrix<S>::Zero(200, 96);
+    const Matrix<S> rows = x.middleRows(37, 200);
+    kernel_product<S>(whole, S(1), x, false, w, true);
+    kernel_product<S>(part, S(1), rows, false, w, true);
+    CHECK((whole.middleRows(37, 200).array() == part.array()).all());
+  });
 }
 
 TEMPLATE_TEST_CASE("Packing interleaves streams exactly, zero-padding the missing ones", "[gemm]", float, double) {
   using S = TestType;
   const Matrix<S> source = random_matrix<S>(53, 40, 6);  // 40 streams of 53 values (columns), stride 53
-  for (const Index width : {Index(12), Index(16), Index(32)})
-    for (const Index valid : {Index(1), Index(11), width})
-      for (const Index depth : {Index(1), Index(15), Index(16), Index(37), Index(53)}) {
-        std::vector<S> out(static_cast<std::size_t>(width * depth), S(-1));
-        detail::gemm_kernel::interleave(source.data(), source.rows(), valid, width, depth, out.data());
-        Index wrong = 0;
-        for (Index p = 0; p < depth; ++p)
-          for (Index r = 0; r < width; ++r)
-            if (out[static_cast<std::size_t>(p * width + r)] != (r < valid ? source(p, r) : S(0))) ++wrong;
-        INFO("width " << width << " valid " << valid << " depth " << depth);
-        CHECK(wrong == 0);
-      }
+  using Interleave = void (*)(const S*, Index, Index, Index, Index, S*);
+  const std::vector<std::pair<Isa, Interleave>> paths = {{Isa::avx2, &detail::gemm_kernel::avx2::interleave<S>},
+                                                         {Isa::avx512, &detail::gemm_kernel::avx512::interleave<S>}};
+  for (const auto& [isa, interleave] : paths) {
+    if (!isa_supported(isa)) continue;
+    for (const Index width : {Index(6), Index(12), Index(16), Index(32)})
+      for (const Index valid : {Index(1), Index(5), width})
+        for (const Index depth : {Index(1), Index(15), Index(16), Index(37), Index(53)}) {
+          std::vector<S> out(static_cast<std::size_t>(width * depth), S(-1));
+          interleave(source.data(), source.rows(), valid, width, depth, out.data());
+          Index wrong = 0;
+          for (Index p = 0; p < depth; ++p)
+            for (Index r = 0; r < width; ++r)
+              if (out[static_cast<std::size_t>(p * width + r)] != (r < valid ? source(p, r) : S(0))) ++wrong;
+          INFO("path " << to_string(isa) << " width " << width << " valid " << valid << " depth " << depth);
+          CHECK(wrong == 0);
+        }
+  }
+}
+
+TEST_CASE("The products' path is chosen from the CPU and can be forced", "[gemm]") {
+  // The widest supported path is the default; forcing one the CPU lacks is an error, not a fallback.
+  CHECK(best_isa() == test::supported_isas().back());
+  CHECK(parse_isa("avx2") == Isa::avx2);
+  CHECK_THROWS_AS(parse_isa("sse4"), ValueError);
+  for (const Isa isa : {Isa::portable, Isa::avx2, Isa::avx512}) {
+    const test::ScopedIsa keep(active_isa());
+    if (isa_supported(isa)) {
+      set_isa(isa);
+      CHECK(active_isa() == isa);
+    } else {
+      CHECK_THROWS_AS(set_isa(isa), ValueError);
+    }
+  }
 }
 
 #endif

@@ -1,6 +1,7 @@
 // Helpers shared by the test files: seeded random matrices, model-file errors.
 #pragma once
 
+#include <eigenflow/core/isa.hpp>
 #include <eigenflow/core/random.hpp>
 #include <eigenflow/core/types.hpp>
 #include <eigenflow/io/model_file.hpp>
@@ -10,6 +11,26 @@
 #include <vector>
 
 namespace eigenflow::test {
+
+/// Every kernel path this CPU and build support (core/isa.hpp), narrowest first.
+inline std::vector<Isa> supported_isas() {
+  std::vector<Isa> isas;
+  for (const Isa isa : {Isa::portable, Isa::avx2, Isa::avx512})
+    if (isa_supported(isa)) isas.push_back(isa);
+  return isas;
+}
+
+/// Runs the kernels on `isa` while in scope, then on the path that was active before.
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(Isa isa) : previous_(active_isa()) { set_isa(isa); }
+  ~ScopedIsa() { set_isa(previous_); }
+  ScopedIsa(const ScopedIsa&) = delete;
+  ScopedIsa& operator=(const ScopedIsa&) = delete;
+
+ private:
+  Isa previous_;
+};
 
 /// Entries uniform in [low, high).
 inline Matrix<double> uniform_matrix(Random& rng, Index rows, Index cols, double low = -1.0, double high = 1.0) {

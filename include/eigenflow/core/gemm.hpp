@@ -1,5 +1,6 @@
 // Matrix products that allocate nothing once warm, by shape:
-//   large, in AVX-512 builds: our register-blocked kernel (gemm_kernel.hpp);
+//   large enough, on a CPU with AVX2 or AVX-512: our register-blocked kernel
+//   (gemm_kernel.hpp, chosen at run time);
 //   a dimension ≤ 4 (a 2-D flow's first and last layers): passes over columns;
 //   otherwise Eigen's kernel. Eigen's product packs blocks of its operands into
 //   scratch buffers, and takes them from malloc whenever a block exceeds
@@ -105,26 +106,21 @@ bool skinny_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a
 /// overwrite, bias, relu), where the build has it and the shape is worth it; false
 /// otherwise, for the caller's fallback.
 template <class S>
-bool kernel_gemm([[maybe_unused]] Matrix<S>& c, [[maybe_unused]] S alpha, [[maybe_unused]] const Matrix<S>& a,
-                 [[maybe_unused]] bool transpose_a, [[maybe_unused]] const Matrix<S>& b,
-                 [[maybe_unused]] bool transpose_b, [[maybe_unused]] bool overwrite, [[maybe_unused]] const S* bias,
-                 [[maybe_unused]] bool relu) {
-#ifdef EIGENFLOW_GEMM_KERNEL
+bool kernel_gemm(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a, const Matrix<S>& b, bool transpose_b,
+                 bool overwrite, const S* bias, bool relu) {
   if constexpr (gemm_kernel::kernel_available<S>) {
     const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
-    if (gemm_kernel::worth_it<S>(m, n, k)) {
-      gemm_kernel::gemm<S>(m, n, k, alpha, {a.data(), a.rows(), transpose_a}, {b.data(), b.rows(), transpose_b},
-                           c.data(), c.rows(), {overwrite, bias, relu});
-      return true;
-    }
+    const Isa isa = active_isa();
+    if (gemm_kernel::worth_it<S>(isa, m, n, k))
+      return gemm_kernel::gemm<S>(isa, m, n, k, alpha, {a.data(), a.rows(), transpose_a},
+                                  {b.data(), b.rows(), transpose_b}, c.data(), c.rows(), {overwrite, bias, relu});
   }
-#endif
   return false;
 }
 
 /// c += alpha · op(a) · op(b), op(x) = x or xᵀ; with overwrite, c = alpha · op(a) · op(b)
 /// without reading c's old content. The caller has checked the shapes.
-/// Large enough products run on our register-blocked kernel in AVX-512 builds,
+/// Large enough products run on our register-blocked kernel where the CPU has AVX2 or AVX-512,
 /// skinny ones as column passes; tiny products and matrix-vector products keep
 /// Eigen's own (allocation-free) paths, the rest Eigen's kernel.
 template <class S>

@@ -1,24 +1,31 @@
-// A register-blocked GEMM for AVX-512 builds: c += alpha · op(a) · op(b).
+// A register-blocked GEMM, c += alpha · op(a) · op(b), for AVX2 + FMA and
+// AVX-512, chosen at run time (core/isa.hpp), so the default build has it.
 //
 // Eigen's general product reaches about 70% of a core's FMA peak on the
 // products of a training step (3000 × 128 × 128, and 128 × 128 × 3000 for the
-// weight gradient); this kernel, the classic layout of GotoBLAS and BLIS,
-// reaches about 90%:
+// weight gradient) when it is compiled for AVX-512, and a quarter of that in
+// the portable (SSE2) build; this kernel, the classic layout of GotoBLAS and
+// BLIS, reaches about 90% on either:
 //   for each kc-deep slice of k:  pack op(b)[slice, :] into panels of NR columns
 //     for each MC-row block:      pack op(a)[block, slice] into panels of MR rows
 //       for each NR panel, each MR panel: the micro-kernel, an MR × NR tile of
 //       c held in registers, c_tile += Σ_p a_panel[:, p] · b_panel[p, :]
 // MR is two vectors' worth of rows and NR columns of broadcasts, so each step p
 // issues 2·NR fused multiply-adds for two vector loads: 24 accumulators of the
-// 32 AVX-512 registers. The packed panels are zero-padded, so partial tiles run
-// the same loop and only their store is masked.
+// 32 AVX-512 registers (NR = 12), or 12 of AVX2's 16 (NR = 6). The packed
+// panels are zero-padded, so partial tiles run the same loop and only their
+// store is masked.
 //
 // Each c element is the sum over p of its own products in ascending p, the
 // same whichever tile or row chunk it falls in: a row's result does not depend
-// on how the batch is split. Packing buffers are per thread and only grow, so
-// warm calls allocate nothing. Without AVX-512 (the portable build, or AVX2:
-// there the same design with a 16 × 6 tile measured 0.83–0.91× Eigen's AVX2
-// kernel) EIGENFLOW_GEMM_KERNEL is undefined and callers keep Eigen's kernel.
+// on how the batch is split (on a given path; the paths differ in rounding,
+// since FMA rounds once). Packing buffers are per thread and only grow, so
+// warm calls allocate nothing.
+//
+// The body (kernels/gemm_kernel_impl.hpp) is compiled once per instruction set
+// under `#pragma GCC target` (GCC) or `#pragma clang attribute` (Clang), each
+// copy in its own namespace, so neither copy's instructions leak into code the
+// CPU may not run.
 #pragma once
 
 #include <algorithm>
@@ -28,55 +35,17 @@
 
 #include <Eigen/Core>
 
+#include "eigenflow/core/isa.hpp"
 #include "eigenflow/core/types.hpp"
 
-#if defined(__AVX512F__)
+#ifdef EIGENFLOW_DISPATCH
 #include <immintrin.h>
-#define EIGENFLOW_GEMM_KERNEL 1
 #endif
 
 namespace eigenflow::detail::gemm_kernel {
 
-#ifdef EIGENFLOW_GEMM_KERNEL
-
-/// One SIMD register of S and the handful of operations the micro-kernel needs.
-template <class S>
-struct Simd;
-
-template <>
-struct Simd<float> {
-  using V = __m512;
-  static constexpr int lanes = 16;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V set(float x) { return _mm512_set1_ps(x); }
-  static V loadu(const float* p) { return _mm512_loadu_ps(p); }
-  static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V max(V a, V b) { return _mm512_max_ps(a, b); }  // b where either is NaN
-};
-template <>
-struct Simd<double> {
-  using V = __m512d;
-  static constexpr int lanes = 8;
-  static V zero() { return _mm512_setzero_pd(); }
-  static V set(double x) { return _mm512_set1_pd(x); }
-  static V loadu(const double* p) { return _mm512_loadu_pd(p); }
-  static void storeu(double* p, V v) { _mm512_storeu_pd(p, v); }
-  static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V max(V a, V b) { return _mm512_max_pd(a, b); }  // b where either is NaN
-};
-constexpr int columns_per_tile = 12;  // NR: 2 × 12 accumulators + 2 loads + 1 broadcast ≤ 32 registers
-
 template <class S>
 constexpr bool kernel_available = std::is_same_v<S, float> || std::is_same_v<S, double>;
-
-template <class S>
-struct Tiling {
-  static constexpr Index mr = 2 * Simd<S>::lanes;                // rows of a register tile
-  static constexpr Index nr = columns_per_tile;                  // columns of a register tile
-  static constexpr Index kc = 256;                               // depth of a slice: one b panel (kc × nr) stays in L1
-  static constexpr Index mc = (96 * 1024 / sizeof(S) / kc) / mr * mr;  // an a block (mc × kc) stays in L2
-};
 
 /// What the kernel does with a finished slice of c's tile.
 template <class S>
@@ -86,57 +55,6 @@ struct Epilogue {
   bool relu = false;        // then c = max(c, 0), with NaN kept as NaN
 };
 
-/// The register tile: c[0:m_valid, 0:n_valid] (+)= alpha · a_panel · b_panel over kc steps.
-/// `set` (c = rather than c +=), `bias` (null: none) and `relu` as in Epilogue, for this slice of k.
-template <class S>
-inline void micro_kernel(Index kc, const S* a, const S* b, S* c, Index ldc, S alpha, Index m_valid, Index n_valid,
-                         bool set, const S* bias, bool relu) {
-  using T = Simd<S>;
-  using V = typename T::V;
-  constexpr int L = T::lanes, NR = columns_per_tile, MR = 2 * L;
-  V acc0[NR], acc1[NR];
-#pragma GCC unroll 16
-  for (int j = 0; j < NR; ++j) acc0[j] = acc1[j] = T::zero();
-  for (Index p = 0; p < kc; ++p, a += MR, b += NR) {
-    const V a0 = T::loadu(a), a1 = T::loadu(a + L);
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) {
-      const V bj = T::set(b[j]);
-      acc0[j] = T::fmadd(a0, bj, acc0[j]);
-      acc1[j] = T::fmadd(a1, bj, acc1[j]);
-    }
-  }
-  const V scale = T::set(alpha);
-  if (m_valid == MR && n_valid == NR) {
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) {
-      S* column = c + j * ldc;
-      const V base0 = !set ? T::loadu(column) : bias ? T::set(bias[j]) : T::zero();
-      const V base1 = !set ? T::loadu(column + L) : base0;
-      V out0 = T::fmadd(acc0[j], scale, base0), out1 = T::fmadd(acc1[j], scale, base1);
-      if (relu) {
-        out0 = T::max(T::zero(), out0);
-        out1 = T::max(T::zero(), out1);
-      }
-      T::storeu(column, out0);
-      T::storeu(column + L, out1);
-    }
-    return;
-  }
-  S tile[NR][MR];
-#pragma GCC unroll 16
-  for (int j = 0; j < NR; ++j) {
-    T::storeu(tile[j], acc0[j]);
-    T::storeu(tile[j] + L, acc1[j]);
-  }
-  for (Index j = 0; j < n_valid; ++j)
-    for (Index i = 0; i < m_valid; ++i) {
-      S& out = c[j * ldc + i];
-      out = (!set ? out : bias ? bias[j] : S(0)) + alpha * tile[j][i];
-      if (relu && out < S(0)) out = S(0);
-    }
-}
-
 /// Column-major storage read as op(x): x itself, or its transpose.
 template <class S>
 struct Operand {
@@ -145,124 +63,91 @@ struct Operand {
   bool transposed;
 };
 
-/// In-register transpose of a 16 × 16 float block: row r, element q → row q, element r.
-inline void transpose16(__m512 (&r)[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {  // t[2i], t[2i+1]: rows 2i, 2i+1 interleaved per 128-bit lane
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {  // r[4i+e], lane l: rows 4i..4i+3 of column 4l+e
-    const __m512d lo = _mm512_castps_pd(t[4 * i]), lo2 = _mm512_castps_pd(t[4 * i + 2]);
-    const __m512d hi = _mm512_castps_pd(t[4 * i + 1]), hi2 = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
-  }
-  for (int e = 0; e < 4; ++e) {  // gather lane l of r[e], r[4+e], r[8+e], r[12+e] into column 4l+e
-    const __m512 s1 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x44), s2 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xEE);
-    const __m512 s3 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x44), s4 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xEE);
-    t[e] = _mm512_shuffle_f32x4(s1, s3, 0x88);
-    t[4 + e] = _mm512_shuffle_f32x4(s1, s3, 0xDD);
-    t[8 + e] = _mm512_shuffle_f32x4(s2, s4, 0x88);
-    t[12 + e] = _mm512_shuffle_f32x4(s2, s4, 0xDD);
-  }
-  for (int i = 0; i < 16; ++i) r[i] = t[i];
-}
-
-/// out[p · width + r] = r < valid ? rows[r · stride + p] : 0 for p < depth, r < width:
-/// `width` streams, each contiguous in p, interleaved into p-major order (a transpose).
-template <class S>
-void interleave(const S* rows, Index stride, Index valid, Index width, Index depth, S* out) {
-  Index p = 0;
-  if constexpr (std::is_same_v<S, float>) {  // 16 × 16 blocks transposed in registers
-    for (; p + 16 <= depth; p += 16)
-      for (Index r0 = 0; r0 < width; r0 += 16) {
-        __m512 block[16];
-        for (Index r = 0; r < 16; ++r)
-          block[r] = r0 + r < valid ? _mm512_loadu_ps(rows + (r0 + r) * stride + p) : _mm512_setzero_ps();
-        transpose16(block);
-        const __mmask16 keep = static_cast<__mmask16>((1u << std::min<Index>(16, width - r0)) - 1);
-        for (Index q = 0; q < 16; ++q) _mm512_mask_storeu_ps(out + (p + q) * width + r0, keep, block[q]);
-      }
-  }
-  for (Index r = 0; r < width; ++r)
-    for (Index q = p; q < depth; ++q) out[q * width + r] = r < valid ? rows[r * stride + q] : S(0);
-}
-
-/// op(x)[i0 : i0+rows, p0 : p0+depth] as consecutive Width-row panels, each p-major,
-/// zero-padded to Width rows: op(a)'s MR-row panels, and op(b)ᵀ's NR-row ones.
-template <Index Width, class S>
-void pack_panels(const Operand<S>& x, Index i0, Index rows, Index p0, Index depth, S* out) {
-  for (Index panel = 0; panel < rows; panel += Width, out += depth * Width) {
-    const Index valid = std::min(Width, rows - panel);
-    if (x.transposed) {  // op(x) row i is stored column i, contiguous in p
-      interleave(x.data + p0 + (i0 + panel) * x.stride, x.stride, valid, Width, depth, out);
-    } else {  // column p of the panel is contiguous
-      for (Index p = 0; p < depth; ++p) {
-        const S* column = x.data + (i0 + panel) + (p0 + p) * x.stride;
-        std::copy(column, column + valid, out + p * Width);
-        std::fill(out + p * Width + valid, out + (p + 1) * Width, S(0));
-      }
-    }
-  }
-}
-
-template <class S>
-void pack_a(const Operand<S>& a, Index i0, Index rows, Index p0, Index depth, S* out) {
-  pack_panels<Tiling<S>::mr>(a, i0, rows, p0, depth, out);
-}
-
-/// op(b)[p0 : p0+depth, j0 : j0+cols] packed as the panels of op(b)ᵀ, whose storage is b's read the other way.
-template <class S>
-void pack_b(const Operand<S>& b, Index p0, Index depth, Index j0, Index cols, S* out) {
-  pack_panels<Tiling<S>::nr>(Operand<S>{b.data, b.stride, !b.transposed}, j0, cols, p0, depth, out);
-}
-
-/// Whether the kernel beats Eigen's on this shape: on this machine it is 1.2–1.3× from
-/// 64³ up, and worse only on products too small or too skinny to fill its register tile.
-template <class S>
-bool worth_it(Index m, Index n, Index k) {
-  return m >= Tiling<S>::mr && n >= Tiling<S>::nr && k >= 16 && m * n * k >= 64 * 64 * 64;
-}
-
 template <class S>
 S* grow(std::vector<S, Eigen::aligned_allocator<S>>& buffer, std::size_t size) {
   if (buffer.size() < size) buffer.resize(size);
   return buffer.data();
 }
 
-/// c (m × n, column-major, leading dimension ldc) += alpha · op(a) · op(b), op(a) m × k, op(b) k × n;
-/// with an epilogue, c = relu?([bias +] alpha · op(a) · op(b)) instead (bias: n values, one per column).
+}  // namespace eigenflow::detail::gemm_kernel
+
+#ifdef EIGENFLOW_DISPATCH
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define EIGENFLOW_KERNEL_ISA 1
+namespace eigenflow::detail::gemm_kernel::avx2 {
+#include "eigenflow/core/kernels/gemm_kernel_impl.hpp"
+}  // namespace eigenflow::detail::gemm_kernel::avx2
+#undef EIGENFLOW_KERNEL_ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+#define EIGENFLOW_KERNEL_ISA 2
+namespace eigenflow::detail::gemm_kernel::avx512 {
+#include "eigenflow/core/kernels/gemm_kernel_impl.hpp"
+}  // namespace eigenflow::detail::gemm_kernel::avx512
+#undef EIGENFLOW_KERNEL_ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+namespace eigenflow::detail::gemm_kernel {
+
+/// Eigen's own SIMD width in bytes, as the includer's flags compiled it.
+inline constexpr int eigen_vector_bytes =
+#if defined(EIGEN_VECTORIZE_AVX512)
+    64;
+#elif defined(EIGEN_VECTORIZE_AVX)
+    32;
+#else
+    16;
+#endif
+
+/// Whether the kernel on `isa` beats Eigen's on this shape. Against Eigen at the
+/// same width it is 1.2–1.3× from 64³ up and worse only on products too small or
+/// too skinny to fill its register tile; against a narrower Eigen (the portable
+/// build) it wins from a few thousand multiply-adds on.
 template <class S>
-void gemm(Index m, Index n, Index k, S alpha, const Operand<S>& a, const Operand<S>& b, S* c, Index ldc,
-          const Epilogue<S>& epilogue = {}) {
-  using Tile = Tiling<S>;
-  using Buffer = std::vector<S, Eigen::aligned_allocator<S>>;
-  thread_local Buffer packed_a, packed_b;
-  const Index n_padded = (n + Tile::nr - 1) / Tile::nr * Tile::nr;
-  S* const b_panels = grow(packed_b, static_cast<std::size_t>(std::min(k, Tile::kc) * n_padded));
-  S* const a_panels = grow(packed_a, static_cast<std::size_t>(std::min(k, Tile::kc) * Tile::mc));
-  for (Index p0 = 0; p0 < k; p0 += Tile::kc) {
-    const Index depth = std::min(Tile::kc, k - p0);
-    const bool set = p0 == 0 && (epilogue.overwrite || epilogue.bias);  // the first slice sets c, the later ones add
-    const S* bias = p0 == 0 ? epilogue.bias : nullptr;
-    const bool relu = epilogue.relu && p0 + depth == k;  // the last one rectifies
-    pack_b(b, p0, depth, 0, n, b_panels);
-    for (Index i0 = 0; i0 < m; i0 += Tile::mc) {
-      const Index rows = std::min(Tile::mc, m - i0);
-      pack_a(a, i0, rows, p0, depth, a_panels);
-      for (Index j = 0; j < n; j += Tile::nr) {
-        const S* b_panel = b_panels + j * depth;
-        for (Index i = 0; i < rows; i += Tile::mr)
-          micro_kernel(depth, a_panels + i * depth, b_panel, c + (i0 + i) + j * ldc, ldc, alpha,
-                       std::min(Tile::mr, rows - i), std::min(Tile::nr, n - j), set, bias ? bias + j : nullptr, relu);
-      }
-    }
-  }
+bool worth_it([[maybe_unused]] Isa isa, [[maybe_unused]] Index m, [[maybe_unused]] Index n,
+              [[maybe_unused]] Index k) {
+#ifdef EIGENFLOW_DISPATCH
+  if (!kernel_available<S> || isa == Isa::portable) return false;
+  const int kernel_bytes = isa == Isa::avx512 ? 64 : 32;
+  const Index mr = isa == Isa::avx512 ? avx512::Tiling<S>::mr : avx2::Tiling<S>::mr;
+  const Index nr = isa == Isa::avx512 ? avx512::Tiling<S>::nr : avx2::Tiling<S>::nr;
+  if (kernel_bytes > eigen_vector_bytes) return m >= mr / 2 && n >= nr && k >= 8 && m * n * k >= 32 * 32 * 16;
+  return m >= mr && n >= nr && k >= 16 && m * n * k >= 64 * 64 * 64;
+#else
+  return false;
+#endif
 }
 
+/// c (m × n, column-major, leading dimension ldc) += alpha · op(a) · op(b) on the kernel
+/// for `isa`; with an epilogue, c = relu?([bias +] alpha · op(a) · op(b)) instead
+/// (bias: n values, one per column). False (c untouched) if there is no kernel for isa.
+template <class S>
+bool gemm([[maybe_unused]] Isa isa, [[maybe_unused]] Index m, [[maybe_unused]] Index n, [[maybe_unused]] Index k,
+          [[maybe_unused]] S alpha, [[maybe_unused]] const Operand<S>& a, [[maybe_unused]] const Operand<S>& b,
+          [[maybe_unused]] S* c, [[maybe_unused]] Index ldc, [[maybe_unused]] const Epilogue<S>& epilogue = {}) {
+#ifdef EIGENFLOW_DISPATCH
+  if constexpr (kernel_available<S>) {
+    if (isa == Isa::avx512) return avx512::gemm<S>(m, n, k, alpha, a, b, c, ldc, epilogue), true;
+    if (isa == Isa::avx2) return avx2::gemm<S>(m, n, k, alpha, a, b, c, ldc, epilogue), true;
+  }
 #endif
+  return false;
+}
 
 }  // namespace eigenflow::detail::gemm_kernel
