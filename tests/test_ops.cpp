@@ -6,7 +6,9 @@
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -192,38 +194,100 @@ TEST_CASE("shape mismatches throw with both shapes in the message", "[ops]") {
 }
 
 namespace {
-/// Worst relative gap between F's vectorised array forms and its scalar reference on [-12, 12].
+/// Worst relative gaps (value, derivative) between F's vectorised forms on the active
+/// path (fn::evaluate, fn::accumulate_derivative) and its scalar reference on [lo, hi].
 template <class F, class S>
-std::pair<double, double> array_form_gap() {
+std::pair<double, double> vectorised_gap(double lo = -12, double hi = 12) {
   const Index n = 4801;
-  Eigen::Array<S, Eigen::Dynamic, 1> x(n);
-  for (Index i = 0; i < n; ++i) x(i) = static_cast<S>(-12.0 + 24.0 * static_cast<double>(i) / static_cast<double>(n - 1));
-  const Eigen::Array<S, Eigen::Dynamic, 1> y = F::array_value(x);
-  const Eigen::Array<S, Eigen::Dynamic, 1> dy = F::array_derivative(x, y);
+  Matrix<S> x(n, 1);
+  for (Index i = 0; i < n; ++i) x(i) = static_cast<S>(lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(n - 1));
+  Matrix<S> y, dx = Matrix<S>::Constant(n, 1, S(0.5));
+  const Matrix<S> dy = Matrix<S>::Ones(n, 1);
+  fn::evaluate<F>(x, y);
+  fn::accumulate_derivative<F>(x, y, dy, dx);  // dx = 0.5 + F'(x): added to, not overwritten
+  dx.array() -= S(0.5);
   double value_gap = 0, derivative_gap = 0;
   for (Index i = 0; i < n; ++i) {
     const double reference = F::value(x(i));
     const double reference_derivative = F::derivative(x(i), static_cast<S>(reference));
     value_gap = std::max(value_gap, std::abs(y(i) - reference) / std::max(1.0, std::abs(reference)));
-    derivative_gap = std::max(derivative_gap, std::abs(dy(i) - reference_derivative) / std::max(1.0, std::abs(reference_derivative)));
+    derivative_gap = std::max(derivative_gap, std::abs(dx(i) - reference_derivative) / std::max(1.0, std::abs(reference_derivative)));
   }
   return {value_gap, derivative_gap};
 }
+
+/// Worst gap of exp on the active path from std::exp, in units of the scalar's epsilon relative to the result.
+template <class S>
+double exp_relative_error(S lo, S hi) {
+  const Index n = 100001;
+  Matrix<S> x(n, 1), y;
+  for (Index i = 0; i < n; ++i) x(i) = lo + (hi - lo) * static_cast<S>(i) / static_cast<S>(n - 1);
+  fn::evaluate<fn::Exp>(x, y);
+  double worst = 0;
+  for (Index i = 0; i < n; ++i) {
+    const long double reference = std::exp(static_cast<long double>(x(i)));
+    worst = std::max(worst, static_cast<double>(std::abs(y(i) - reference) / reference));
+  }
+  return worst / static_cast<double>(std::numeric_limits<S>::epsilon());
+}
 }  // namespace
 
-TEST_CASE("vectorised elementwise functions agree with their scalar references", "[ops]") {
-  // float: Eigen's erf is a rational approximation, its tanh and exp polynomial ones (a few ulp)
-  auto check = [](const char* name, std::pair<double, double> gap, double tolerance) {
-    INFO(name << ": value " << gap.first << ", derivative " << gap.second);
-    CHECK(gap.first < tolerance);
-    CHECK(gap.second < tolerance);
-  };
-  check("exp float", array_form_gap<fn::Exp, float>(), 1e-6);
-  check("tanh float", array_form_gap<fn::Tanh, float>(), 1e-6);
-  check("gelu float", array_form_gap<fn::Gelu, float>(), 1e-6);
-  check("exp double", array_form_gap<fn::Exp, double>(), 1e-14);
-  check("tanh double", array_form_gap<fn::Tanh, double>(), 1e-14);
-  check("gelu double", array_form_gap<fn::Gelu, double>(), 1e-14);
+TEST_CASE("vectorised elementwise functions agree with their scalar references on every path", "[ops]") {
+  // float: Eigen's erf and our kernels' are rational approximations, tanh and exp polynomial ones (a few ulp)
+  for (const Isa isa : test::supported_isas()) {
+    const test::ScopedIsa path(isa);
+    auto check = [&](const char* name, std::pair<double, double> gap, double tolerance) {
+      INFO(name << " on " << to_string(isa) << ": value " << gap.first << ", derivative " << gap.second);
+      CHECK(gap.first < tolerance);
+      CHECK(gap.second < tolerance);
+    };
+    check("exp float", vectorised_gap<fn::Exp, float>(), 1e-6);
+    check("tanh float", vectorised_gap<fn::Tanh, float>(), 1e-6);
+    check("gelu float", vectorised_gap<fn::Gelu, float>(), 1e-6);
+    check("exp double", vectorised_gap<fn::Exp, double>(), 1e-14);
+    check("tanh double", vectorised_gap<fn::Tanh, double>(), 1e-14);
+    check("gelu double", vectorised_gap<fn::Gelu, double>(), 1e-14);
+    // exp over its whole normal range, relative to the result: within 2 ulp
+    INFO("exp on " << to_string(isa));
+    CHECK(exp_relative_error<float>(-87.0f, 88.5f) < 2.0);
+    CHECK(exp_relative_error<double>(-707.0, 709.7) < 2.0);
+  }
+}
+
+TEST_CASE("the vectorised kernels keep NaN, the infinities and the ends of the range", "[ops]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  Matrix<float> x(1, 9);
+  x << nan, inf, -inf, 88.8f, -104.0f, 0.0f, 20.0f, -20.0f, -90.0f;  // 9 values: a whole vector and a tail on AVX2
+  for (const Isa isa : test::supported_isas()) {
+    const test::ScopedIsa path(isa);
+    INFO("path " << to_string(isa));
+    Matrix<float> e, t;
+    fn::evaluate<fn::Exp>(x, e);
+    fn::evaluate<fn::Tanh>(x, t);
+    CHECK(std::isnan(e(0)));
+    CHECK(std::isnan(t(0)));
+    CHECK(e(1) == inf);
+    CHECK(e(3) == inf);  // above log(FLT_MAX)
+    if (isa == Isa::portable) {  // Eigen's packet exp stops at the smallest normal float, not at 0
+      CHECK(e(2) <= std::numeric_limits<float>::min());
+      CHECK(e(4) <= std::numeric_limits<float>::min());
+    } else {
+      CHECK(e(2) == 0.0f);
+      CHECK(e(4) == 0.0f);  // below the smallest subnormal
+    }
+    CHECK(e(5) == 1.0f);
+    CHECK(std::abs(e(8) - std::exp(-90.0f)) <= 2 * std::numeric_limits<float>::denorm_min());  // subnormal
+    CHECK(t(1) == 1.0f);
+    CHECK(t(2) == -1.0f);
+    CHECK(t(6) == 1.0f);
+    CHECK(t(7) == -1.0f);
+    Matrix<double> xd(1, 3), ed;
+    xd << std::numeric_limits<double>::quiet_NaN(), 710.0, -746.0;
+    fn::evaluate<fn::Exp>(xd, ed);
+    CHECK(std::isnan(ed(0)));
+    CHECK(ed(1) == std::numeric_limits<double>::infinity());
+    CHECK(ed(2) == 0.0);
+  }
 }
 
 TEST_CASE("the fused linear_relu computes relu(linear) exactly, on tape and off", "[ops]") {

@@ -4,10 +4,12 @@
 
 #include "eigenflow/core/broadcast.hpp"
 #include "eigenflow/core/checks.hpp"
+#include "eigenflow/core/elementwise.hpp"
 #include "eigenflow/core/error.hpp"
 #include "eigenflow/core/functions.hpp"
 #include "eigenflow/core/gemm.hpp"
 #include "eigenflow/core/gemm_kernel.hpp"
+#include "eigenflow/core/isa.hpp"
 #include "eigenflow/core/matrix_ops.hpp"
 #include "eigenflow/core/parallel.hpp"
 #include "eigenflow/core/random.hpp"

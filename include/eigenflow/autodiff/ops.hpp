@@ -31,12 +31,7 @@ template <class F, class Scalar>
 void unary_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
   auto& input = tape.node(node.input[0]);
-  if constexpr (fn::has_array_form<F>::value)
-    input.adjoint.array() += node.adjoint.array() * F::array_derivative(input.value.array(), node.value.array());
-  else
-    input.adjoint.array() +=
-        node.adjoint.array() *
-        input.value.binaryExpr(node.value, [](Scalar x, Scalar y) { return F::derivative(x, y); }).array();
+  fn::accumulate_derivative<F>(input.value, node.value, node.adjoint, input.adjoint);
 }
 
 template <class F, class Scalar>
@@ -44,8 +39,7 @@ Var<Scalar> unary(const Var<Scalar>& x) {
   Tape<Scalar>& tape = x.tape();
   auto& node = tape.push(x.rows(), x.cols(), &unary_backward<F, Scalar>);
   node.input[0] = x.index();
-  if constexpr (fn::has_array_form<F>::value) node.value = F::array_value(x.value().array()).matrix();
-  else node.value = x.value().unaryExpr([](Scalar v) { return F::value(v); });
+  fn::evaluate<F>(x.value(), node.value);
   return tape.last();
 }
 

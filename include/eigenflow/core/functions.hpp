@@ -8,6 +8,10 @@
 // formulas on whole Eigen arrays, which Eigen evaluates with SIMD packets
 // (its exp, tanh and float erf); elementwise ops use them when present, and
 // the scalar forms stay as their reference (test_ops compares the two).
+// Exp, Tanh and Gelu also name a SIMD kernel (core/elementwise.hpp) that runs
+// them on AVX2 or AVX-512 when the CPU has it, whatever the build's flags:
+// evaluate() and accumulate_derivative() below pick kernel, array form or
+// scalar form, and both the plain and the taped path call them.
 #pragma once
 
 #include <cmath>
@@ -17,6 +21,9 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include "eigenflow/core/elementwise.hpp"
+#include "eigenflow/core/types.hpp"
+
 namespace eigenflow::fn {
 
 struct Identity {
@@ -25,6 +32,7 @@ struct Identity {
 };
 
 struct Exp {
+  static constexpr detail::elementwise::Map kernel = detail::elementwise::Map::exp;
   template <class S> static S value(S x) { return std::exp(x); }
   template <class S> static S derivative(S, S y) { return y; }
   template <class A> static auto array_value(const A& x) { return x.exp(); }
@@ -67,6 +75,7 @@ struct Cos {
 };
 
 struct Tanh {
+  static constexpr detail::elementwise::Map kernel = detail::elementwise::Map::tanh;
   template <class S> static S value(S x) { return std::tanh(x); }
   template <class S> static S derivative(S, S y) { return S(1) - y * y; }
   template <class A> static auto array_value(const A& x) { return x.tanh(); }
@@ -118,6 +127,8 @@ struct Silu {
 
 /// Exact GELU: x * Phi(x) = x/2 (1 + erf(x / sqrt 2));  gelu' = Phi(x) + x phi(x).
 struct Gelu {
+  static constexpr detail::elementwise::Map kernel = detail::elementwise::Map::gelu;
+  static constexpr bool derivative_kernel = true;  // gelu' needs erf and exp: worth a kernel too
   template <class S> static S value(S x) {
     return S(0.5) * x * (S(1) + std::erf(x * S(0.70710678118654752440)));
   }
@@ -164,5 +175,43 @@ template <class F, class = void>
 struct has_array_form : std::false_type {};
 template <class F>
 struct has_array_form<F, std::void_t<decltype(F::array_value(std::declval<const Eigen::ArrayXXf&>()))>> : std::true_type {};
+
+template <class F, class = void>
+struct has_kernel_form : std::false_type {};
+template <class F>
+struct has_kernel_form<F, std::void_t<decltype(F::kernel)>> : std::true_type {};
+
+template <class F, class = void>
+struct has_derivative_kernel : std::false_type {};
+template <class F>
+struct has_derivative_kernel<F, std::void_t<decltype(F::derivative_kernel)>> : std::true_type {};
+
+/// y = F(x) elementwise (y is resized; it may be x): the SIMD kernel if the active
+/// path has one, else Eigen's array form, else the scalar form.
+template <class F, class S>
+void evaluate(const Matrix<S>& x, Matrix<S>& y) {
+  if constexpr (has_kernel_form<F>::value) {
+    if (detail::elementwise::has_kernel<S>(F::kernel)) {
+      y.resize(x.rows(), x.cols());
+      detail::elementwise::apply(F::kernel, x.data(), y.data(), x.size());
+      return;
+    }
+  }
+  if constexpr (has_array_form<F>::value) y = F::array_value(x.array()).matrix();
+  else y = x.unaryExpr([](S v) { return F::value(v); });
+}
+
+/// dx += dy ⊙ F'(x, y) elementwise, y = F(x); the same choice of forms as evaluate.
+template <class F, class S>
+void accumulate_derivative(const Matrix<S>& x, const Matrix<S>& y, const Matrix<S>& dy, Matrix<S>& dx) {
+  if constexpr (has_derivative_kernel<F>::value) {
+    if (detail::elementwise::has_kernel<S>(F::kernel)) {
+      detail::elementwise::accumulate_gelu_derivative(x.data(), dy.data(), dx.data(), x.size());
+      return;
+    }
+  }
+  if constexpr (has_array_form<F>::value) dx.array() += dy.array() * F::array_derivative(x.array(), y.array());
+  else dx.array() += dy.array() * x.binaryExpr(y, [](S a, S b) { return F::derivative(a, b); }).array();
+}
 
 }  // namespace eigenflow::fn

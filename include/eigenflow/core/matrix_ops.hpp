@@ -19,8 +19,9 @@ namespace detail {
 
 template <class F, class Scalar>
 Matrix<Scalar> unary(const Matrix<Scalar>& x) {
-  if constexpr (fn::has_array_form<F>::value) return F::array_value(x.array()).matrix();
-  else return x.unaryExpr([](Scalar v) { return F::value(v); });
+  Matrix<Scalar> y;
+  fn::evaluate<F>(x, y);
+  return y;
 }
 
 template <BinaryKind kind, class Scalar>
