@@ -102,7 +102,7 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--validation-fraction", o.validation_fraction, "validation share (default 0.1)");
   train_cmd->add_option("--seed", o.seed, "random seed");
   train_cmd->add_option("--precision", o.precision, "float | double (default float)")->check(CLI::IsMember({"float", "double"}));
-  train_cmd->add_option("--threads", o.threads, "threads (default 1)");
+  train_cmd->add_option("--threads", o.threads, "threads (default 0: every core, one per 256 rows of a batch)");
   auto* checkpoint_opt = train_cmd->add_option("--checkpoint", o.checkpoint_dir, "directory for checkpoints (model, optimizer and RNG state)");
   train_cmd->add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints (default 1)")->check(CLI::PositiveNumber);
   train_cmd->add_flag("--resume", o.resume, "continue from the checkpoint in --checkpoint DIR")->needs(checkpoint_opt);

@@ -50,7 +50,7 @@ struct Options {
   // Defaults chosen by measurement on two moons (3000 points, noise 0.05) and on mixed-moons
   // at D = 8; see benchmarks/README.md. −1: chosen from the data's size (train_defaults.hpp).
   std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
-  long long batch = -1, epochs = -1, patience = -1, threads = 1;
+  long long batch = -1, epochs = -1, patience = -1, threads = 0;
   double lr = 3e-3, weight_decay = -1, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
   double average_decay = 0.998, jitter = -1;  ///< jitter −1: 0.03, or 0 for dequantised or bounded data and for cnf
   // preprocessing inside the model
@@ -93,8 +93,11 @@ struct Options {
   }
 };
 
+/// --threads T: T threads at most; 0 (the default) leaves OpenMP's own count (every
+/// core, or OMP_NUM_THREADS), of which a batch uses one per 256 rows (Trainer).
 inline void set_threads(long long threads) {
-  require(threads >= 1, "--threads must be at least 1");
+  require(threads >= 0, "--threads must be 0 (automatic) or a positive count");
+  if (threads == 0) return;
 #ifdef _OPENMP
   omp_set_num_threads(static_cast<int>(threads));
 #endif

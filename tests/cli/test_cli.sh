@@ -98,6 +98,11 @@ nll_two=$(grep -o 'train_nll=[-0-9.]*' out.txt)
 expect_ok "train --threads 1" -- "$EIGENFLOW" "${threads_args[@]}" --threads 1 --out t1.json
 nll_one=$(grep -o 'train_nll=[-0-9.]*' out.txt)
 [ -n "$nll_one" ] && [ "$nll_one" = "$nll_two" ] && pass || fail "two threads train as one does: $nll_one vs $nll_two"
+cores=$(nproc 2>/dev/null || echo 1)
+expect_ok "train without --threads (every core: one worker per 256 rows of the batch)" -- "$EIGENFLOW" "${threads_args[@]}" --out tauto.json
+expect_ok "train --threads $cores" -- "$EIGENFLOW" "${threads_args[@]}" --threads "$cores" --out tcores.json
+cmp -s tauto.json tcores.json && pass || fail "the default thread count is not every core's: tauto.json and tcores.json differ"
+expect_error "train --threads -1" 2 "--threads must be 0" tneg.json -- "$EIGENFLOW" "${threads_args[@]}" --threads -1 --out tneg.json
 expect_ok "train on everything" -- "$EIGENFLOW" train --dataset boomerang --n 200 --epochs 2 --test-fraction 0 --validation-fraction 0 --out all.json
 grep -q 'val_nll=nan test_nll=nan' out.txt && pass || fail "no held-out data gives nan: $(cat out.txt)"
 expect_ok "logprob" -- "$EIGENFLOW" logprob --model model.json --in moons.csv --out logp.csv
