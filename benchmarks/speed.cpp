@@ -6,6 +6,7 @@
 //              full batch of 3000, float32: ms per epoch (one step)
 //   inference  log_prob and sample of 1,000,000 points with the large model: points per second
 //   double     the large case in float64
+//   isa        the path the kernels run on (core/isa.hpp: portable, avx2 or avx512)
 //   sgemm/dgemm  GEMM rate of this build's products (1024³), the ceiling to compare with
 //   maf/nsf/nsf_ar_step_dD  5 MAF, spline-coupling or NSF-AR layers (MADE or MLP 2 hidden × 64, ReLU;
 //              8 bins, B = 4; orders alternate), batch 256 of 4096 Gaussian points in D = 2 and 16:
@@ -14,7 +15,9 @@
 //              samples in D passes per layer, IAF in one)
 //   scale_realnvp/glow/maf_dD  (only when named: benchmarks/scaling.sh) 4 affine couplings, 4 glow
 //              blocks [ActNorm, LU linear, affine coupling] or 4 MAF layers, conditioners
-//              2 hidden × 64 ReLU, batch 256, D = 2, 8, 32, 128: ms per training step
+//              2 hidden × 64 ReLU, batch 256, D = 2, 8, 32, 128: ms per training step;
+//              scale_realnvp_bB and _lL: the realnvp one at D = 8 with batch B = 64 … 4096, or with
+//              L = 2 … 16 couplings (batch 256)
 //   cond_maf/nsf/nsf_ar_step_d16  (only when named) the maf/nsf/nsf_ar_step_d16 models conditioned on a
 //              context of 4 columns (every conditioner reads it): what conditioning costs
 //   planar_vi_step  variational inference (issue 15): 32 planar layers in the sampling direction,
@@ -85,10 +88,10 @@ FlowStack<S> autoregressive_stack(const std::string& kind, Index dim, Random& rn
 
 /// The stacks of the scale_* cases: the same conditioner width at every D.
 template <class S>
-FlowStack<S> scaling_stack(const std::string& kind, Index dim, Random& rng) {
+FlowStack<S> scaling_stack(const std::string& kind, Index dim, Random& rng, int layers = 4) {
   FlowStack<S> flow(dim);
   const ConditionerShape shape{64, 2, Activation::relu};
-  for (int k = 0; k < 4; ++k) {
+  for (int k = 0; k < layers; ++k) {
     if (kind == "maf") {
       flow.append(MaskedAutoregressive<S>::make(dim, Transformer::affine(), shape,
                                                 k % 2 == 0 ? InputOrder::natural : InputOrder::reverse, rng));
@@ -169,6 +172,7 @@ int main(int argc, char** argv) {
       if (name == argv[i]) return true;
     return false;
   };
+  if (wanted("isa")) std::printf("isa %s\n", std::string(to_string(active_isa())).c_str());  // the kernels' path
   Random rng(0);
   const Matrix<double> moons = generate_dataset("two-moons", 3000, rng);
   const Standardization standardization = Standardization::fit(moons);
@@ -254,6 +258,19 @@ int main(int argc, char** argv) {
           auto flow = scaling_stack<float>(kind, dim, rng);
           std::printf("%s %.4f ms\n", name.c_str(), 1e3 * step_seconds(flow, points, 256, 1, 50));
         }
+      const Matrix<float> points = rng.normal_matrix<float>(8192, 8);
+      for (const Index batch : {64, 256, 1024, 4096}) {  // realnvp at D = 8, against the batch size
+        const std::string name = "scale_realnvp_b" + std::to_string(batch);
+        if (!wanted(name)) continue;
+        auto flow = scaling_stack<float>("realnvp", 8, rng);
+        std::printf("%s %.4f ms\n", name.c_str(), 1e3 * step_seconds(flow, points, batch, 1, 50));
+      }
+      for (const int layers : {2, 4, 8, 16}) {  // realnvp at D = 8, batch 256, against the layer count
+        const std::string name = "scale_realnvp_l" + std::to_string(layers);
+        if (!wanted(name)) continue;
+        auto flow = scaling_stack<float>("realnvp", 8, rng, layers);
+        std::printf("%s %.4f ms\n", name.c_str(), 1e3 * step_seconds(flow, points, 256, 1, 50));
+      }
     }
     if (wanted("sgemm" + suffix)) std::printf("sgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<float>(threads));
     if (wanted("dgemm" + suffix)) std::printf("dgemm%s %.1f GFLOP/s\n", suffix.c_str(), gemm_gflops<double>(threads));
