@@ -12,6 +12,7 @@
 EIGENFLOW_EXTRA_PACKAGES="python3-torch python3-sklearn libopenblas0-pthread"
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
 cd "$EIGENFLOW_ROOT"
+source benchmarks/pytorch_env.sh
 eigenflow_configure build
 cmake --build build -j "$EIGENFLOW_JOBS" --target eigenflow_cli >/dev/null
 epochs=${1:-5}

@@ -9,6 +9,7 @@
 EIGENFLOW_EXTRA_PACKAGES="python3-torch libopenblas0-pthread"
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
 cd "$EIGENFLOW_ROOT"
+source benchmarks/pytorch_env.sh
 rounds=3
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then rounds=$1; shift; fi
 [ $# -gt 0 ] || { echo "error: name at least one case (see the top of benchmarks/speed.cpp)" >&2; exit 2; }

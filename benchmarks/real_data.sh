@@ -10,6 +10,7 @@
 EIGENFLOW_EXTRA_PACKAGES="python3-torch python3-sklearn libopenblas0-pthread"
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
 cd "$EIGENFLOW_ROOT"
+source benchmarks/pytorch_env.sh
 seeds=${1:-0 1 2 3 4}
 flows=${2:-realnvp maf nsf}
 eigenflow_configure build

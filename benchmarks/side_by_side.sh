@@ -18,11 +18,13 @@ cd "$EIGENFLOW_ROOT"
 rounds=${1:-3}
 eigenflow_configure build
 cmake --build build -j "$EIGENFLOW_JOBS" --target speed >/dev/null
+source benchmarks/pytorch_env.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'):" \
   "$(/usr/bin/python3 -c 'import torch; print(torch.__config__.show())' | grep -oE 'BLAS_INFO=[a-z]+' || echo unknown)," \
-  "libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
+  "libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3), OpenBLAS core" \
+  "$(OPENBLAS_VERBOSE=2 /usr/bin/python3 -c 'import torch; torch.mm(torch.ones(2, 2), torch.ones(2, 2))' 2>&1 | sed -n 's/^Core: //p')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
   "eigenflow's kernels: $(./build/benchmarks/speed isa | cut -d' ' -f2)"
 pytorch_round() {
