@@ -9,7 +9,7 @@
 // and the widest copy the CPU supports is called. EIGENFLOW_ISA forces one:
 //   EIGENFLOW_ISA=portable|avx2|avx512
 // ("portable" is Eigen's own code at the build's flags; avx2 means AVX2 + FMA,
-// avx512 means AVX-512F with AVX2 + FMA). Forcing a path this CPU or this
+// avx512 means AVX-512F and DQ with AVX2 + FMA). Forcing a path this CPU or this
 // compiler lacks is an error, not a silent fallback. Non-x86 targets and
 // compilers without GCC's target pragmas only have the portable path.
 #pragma once
@@ -60,7 +60,9 @@ inline bool isa_supported(Isa isa) {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (isa == Isa::avx2) return avx2;
-  return avx2 && __builtin_cpu_supports("avx512f");
+  // the AVX-512 copies are compiled for avx512f and avx512dq (elementwise.hpp's
+  // double exp converts to 64-bit integers, a DQ instruction): check both
+  return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 #else
   return false;
 #endif
