@@ -165,6 +165,17 @@ inline std::vector<LayerCase> all_layer_cases() {
          }
          return std::make_unique<ActNorm<double>>(bias, log_scale, true);
        }},
+      {"batch_norm (population statistics)",
+       [](Index d, Random& rng) -> L {
+         RowVector<double> log_gamma(d), beta(d), mean(d), variance(d);
+         for (Index j = 0; j < d; ++j) {
+           log_gamma(j) = rng.uniform(-0.5, 0.5);
+           beta(j) = rng.uniform(-1, 1);
+           mean(j) = rng.uniform(-1, 1);
+           variance(j) = rng.uniform(0.3, 3);
+         }
+         return std::make_unique<BatchNorm<double>>(log_gamma, beta, mean, variance, 1e-3);
+       }},
       {"lu_linear", [](Index d, Random& rng) -> L { return std::make_unique<LuLinear<double>>(random_lu_linear(d, rng)); }},
       {"dense_linear", [](Index d, Random& rng) -> L { return std::make_unique<DenseLinear<double>>(random_weight(d, rng)); }},
       {"standardize",

@@ -53,6 +53,9 @@ FlowStack<S> every_saveable_layer(Random& rng) {
   penalised.kinetic = 0.1;
   penalised.jacobian = 0.01;
   flow.append(ContinuousFlow<S, MlpDynamics<S>>(MlpDynamics<S>(2, TimeMlp<S>(2, 6, 2, 2, Activation::silu, rng)), rk4, S(1), penalised));
+  BatchNorm<S> batch_norm(2);
+  batch_norm.update_statistics(rng.normal_matrix<S>(40, 2) * S(2));
+  flow.append(batch_norm);
   flow.set_base(std::make_unique<DiagonalGaussian<S>>(RowVector<S>::Constant(2, S(0.1)), RowVector<S>::Constant(2, S(-0.2))));
   return flow;
 }
@@ -213,6 +216,12 @@ TEST_CASE("malformed model documents name the JSON path of the problem", "[io]")
   CHECK_THAT(with([](json& d) { d["layers"][15]["solver"]["steps"] = 0; }), Catch::Contains("/layers/15/solver") && Catch::Contains("at least one step"));
   CHECK_THAT(with([](json& d) { d["layers"][15]["dynamics"]["net"]["layers"].erase(2); }), Catch::Contains("/layers/15/dynamics/net/layers/1/bias"));
   CHECK_THAT(with([](json& d) { d["layers"][15]["dynamics"]["net"]["layers"][2]["bias"] = {0.0, 0.0, 0.0}; }), Catch::Contains("/layers/15/dynamics/net/layers/2/bias"));
+  // 16: batch norm
+  CHECK_THAT(with([](json& d) { d["layers"][16]["variance"][1] = -0.5; }), Catch::Contains("/layers/16/variance/1") && Catch::Contains("non-negative"));
+  CHECK_THAT(with([](json& d) { d["layers"][16]["epsilon"] = 0.0; }), Catch::Contains("/layers/16/epsilon"));
+  CHECK_THAT(with([](json& d) { d["layers"][16]["mean"] = {0.0}; }), Catch::Contains("/layers/16/mean"));
+  CHECK_THAT(with([](json& d) { d["layers"][16]["log_gamma"][0] = "nan"; }), Catch::Contains("/layers/16/log_gamma/0"));
+  CHECK_THAT(with([](json& d) { d["layers"][16].erase("beta"); }), Catch::Contains("/layers/16") && Catch::Contains("beta"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, 0.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, -2.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["base"]["type"] = "laplace"; }), Catch::Contains("/base/type"));

@@ -2,7 +2,9 @@
 // (test_layers.cpp) does not see — W = P·L·U′ against a product formed by
 // hand, log-dets against Eigen's determinant, the LU and dense forms of one
 // W, round trips at D = 32, ActNorm's data-dependent initialisation through
-// the trainer, and singular or non-finite parameters refused.
+// the trainer, and singular or non-finite parameters refused; BatchNorm's
+// training passes (batch statistics, gradients through them) and the
+// population statistics the trainer leaves.
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 
@@ -181,4 +183,147 @@ TEST_CASE("the linear family works in float", "[linear]") {
   const auto back = flow.inverse(there.points);
   CHECK((back.points - x).cwiseAbs().maxCoeff() <= 1e-5f);
   CHECK((there.log_det + back.log_det).cwiseAbs().maxCoeff() <= 1e-5f);
+}
+
+namespace {
+// z = (x − m)·exp(log γ − ½·log(v + ε)) + β with m, v the batch's own (biased) moments, by hand.
+Matrix<double> batch_normalized_by_hand(const Matrix<double>& x, const RowVector<double>& log_gamma,
+                                        const RowVector<double>& beta, double epsilon, RowVector<double>& log_scale) {
+  const RowVector<double> m = x.colwise().mean();
+  Matrix<double> z(x.rows(), x.cols());
+  log_scale.resize(x.cols());
+  for (Index j = 0; j < x.cols(); ++j) {
+    const double v = (x.col(j).array() - m(j)).square().sum() / static_cast<double>(x.rows());
+    log_scale(j) = log_gamma(j) - 0.5 * std::log(v + epsilon);
+    z.col(j) = ((x.col(j).array() - m(j)) * std::exp(log_scale(j)) + beta(j)).matrix();
+  }
+  return z;
+}
+}  // namespace
+
+TEST_CASE("batch_norm: a training pass normalises by its own rows; with the statistics set to them, evaluation is the same map", "[linear]") {
+  Random rng(61);
+  Matrix<double> x = rng.normal_matrix<double>(64, 3);
+  x.col(0) = x.col(0) * 4.0 + Matrix<double>::Constant(64, 1, 10.0);
+  x.col(1) *= 0.05;
+  const RowVector<double> log_gamma = (RowVector<double>(3) << 0.3, -0.2, 0.1).finished();
+  const RowVector<double> beta = (RowVector<double>(3) << 0.5, -1.0, 2.0).finished();
+  const double epsilon = 1e-4;
+  BatchNorm<double> layer(log_gamma, beta, RowVector<double>::Zero(3), RowVector<double>::Ones(3), epsilon);
+
+  RowVector<double> log_scale;
+  const Matrix<double> expected = batch_normalized_by_hand(x, log_gamma, beta, epsilon, log_scale);
+  Tape<double> tape;
+  tape.set_batch_statistics(true);
+  const auto trained = layer.forward(tape, tape.constant(x));
+  CHECK((trained.points.value() - expected).cwiseAbs().maxCoeff() <= 1e-12);
+  CHECK((trained.log_det.value().array() - log_scale.sum()).abs().maxCoeff() <= 1e-12);
+  CHECK((trained.points.value().colwise().mean() - beta).cwiseAbs().maxCoeff() <= 1e-12);
+
+  // Evaluation uses the population statistics: before they are set, another map.
+  CHECK((layer.forward(x).points - expected).cwiseAbs().maxCoeff() > 1.0);
+  layer.update_statistics(x);
+  CHECK((layer.mean() - x.colwise().mean()).cwiseAbs().maxCoeff() <= 1e-12);
+  const auto evaluated = layer.forward(x);
+  CHECK((evaluated.points - expected).cwiseAbs().maxCoeff() <= 1e-12);
+  CHECK((evaluated.log_det - trained.log_det.value()).cwiseAbs().maxCoeff() <= 1e-12);
+  // A tape that is not training evaluates too; the inverse undoes either.
+  Tape<double> evaluation;
+  CHECK((layer.forward(evaluation, evaluation.constant(x)).points.value() - evaluated.points).cwiseAbs().maxCoeff() == 0.0);
+  const auto back = layer.inverse(evaluated.points);
+  CHECK((back.points - x).cwiseAbs().maxCoeff() <= 1e-12);
+  CHECK((back.log_det + evaluated.log_det).cwiseAbs().maxCoeff() <= 1e-12);
+
+  // One row has no variance: its training pass falls back to the population statistics.
+  Tape<double> single;
+  single.set_batch_statistics(true);
+  const Matrix<double> row = x.topRows(1);
+  CHECK((layer.forward(single, single.constant(row)).points.value() - layer.forward(row).points).cwiseAbs().maxCoeff() == 0.0);
+}
+
+TEST_CASE("batch_norm's training pass has finite-difference gradients for its parameters and, through the batch statistics, its inputs", "[linear]") {
+  Random rng(62);
+  const RowVector<double> log_gamma = uniform_matrix(rng, 1, 4, -0.5, 0.5);
+  const RowVector<double> beta = uniform_matrix(rng, 1, 4);
+  BatchNorm<double> layer(log_gamma, beta, RowVector<double>::Zero(4), RowVector<double>::Ones(4), 1e-3);
+  const Matrix<double> x = uniform_matrix(rng, 9, 4, -2.0, 2.0);
+  const Matrix<double> weights = uniform_matrix(rng, 9, 4);
+  // a loss on both outputs, as a deeper layer or the base would see them
+  auto loss_of = [&](Tape<double>& tape, const Var<double>& points) {
+    tape.set_batch_statistics(true);
+    const auto out = layer.forward(tape, points);
+    return add(mean(mask_multiply(out.points, weights)), mean(out.log_det));
+  };
+  const auto parameters = check_parameter_gradients([&](Tape<double>& tape) { return loss_of(tape, tape.constant(x)); },
+                                                    layer.parameters());
+  INFO(parameters.worst);
+  CHECK(parameters.passed);
+  const auto inputs = check_gradient([&](Tape<double>& tape, const std::vector<Var<double>>& in) { return loss_of(tape, in[0]); },
+                                     {x});
+  INFO(inputs.worst);
+  CHECK(inputs.passed);
+  // The batch statistics carry gradient: d/dx differs from that of the fixed map with the same m, v.
+  layer.update_statistics(x);
+  Tape<double> tape;
+  tape.set_batch_statistics(true);
+  const Var<double> through = tape.variable(x);
+  tape.backward(loss_of(tape, through));
+  Tape<double> fixed_tape;
+  const Var<double> fixed = fixed_tape.variable(x);
+  const auto out = layer.forward(fixed_tape, fixed);
+  fixed_tape.backward(add(mean(mask_multiply(out.points, weights)), mean(out.log_det)));
+  CHECK((through.adjoint() - fixed.adjoint()).cwiseAbs().maxCoeff() > 1e-3);
+}
+
+TEST_CASE("training a stack with batch norm leaves the population statistics of the kept parameters' inputs", "[linear]") {
+  Random rng(63);
+  Matrix<double> data = rng.normal_matrix<double>(600, 2);
+  data.col(1) = data.col(1) * 3.0 + data.col(0).array().square().matrix();
+  const Matrix<double> validation = data.bottomRows(100);
+  const Matrix<double> train_rows = data.topRows(500);
+  FlowStack<double> flow(2);
+  flow.append(AffineCoupling<double>::make(alternating_mask<double>(2, 0), {8, 1, Activation::tanh}, Conditioner::separate,
+                                           ScaleActivation::tanh, rng));
+  flow.append(BatchNorm<double>(2));
+  flow.append(AffineCoupling<double>::make(alternating_mask<double>(2, 1), {8, 1, Activation::tanh}, Conditioner::separate,
+                                           ScaleActivation::tanh, rng));
+  flow.append(BatchNorm<double>(2));
+  REQUIRE(flow.has_statistics());
+  AdamW<double> optimizer(flow.parameters(), {});
+  TrainOptions options;
+  options.epochs = 6;
+  options.batch_size = 64;
+  const TrainResult result = train(flow, optimizer, train_rows, validation, options);
+  CHECK(result.kept_epoch >= 1);
+  // Each batch norm holds the moments of what reaches it under the final parameters.
+  Matrix<double> inputs = train_rows;
+  for (const Index k : {Index(0), Index(2)}) {
+    inputs = flow.layer(k).forward(inputs).points;
+    const auto& norm = static_cast<const BatchNorm<double>&>(flow.layer(k + 1));
+    const RowVector<double> m = inputs.colwise().mean();
+    const RowVector<double> v = (inputs.rowwise() - m).array().square().colwise().mean();
+    CHECK((norm.mean() - m).cwiseAbs().maxCoeff() <= 1e-12);
+    CHECK(((norm.variance() - v).array() / v.array()).abs().maxCoeff() <= 1e-12);
+    CHECK(v.minCoeff() > 0.01);  // not the initial (0, 1)
+    inputs = norm.forward(inputs).points;
+  }
+  // So the training data leaves the stack standardised up to the last layer's γ, β.
+  const auto& last = static_cast<const BatchNorm<double>&>(flow.layer(3));
+  CHECK((inputs.colwise().mean() - last.beta()).cwiseAbs().maxCoeff() <= 1e-10);
+  CHECK(std::isfinite(mean_negative_log_likelihood(flow, validation)));
+}
+
+TEST_CASE("batch_norm refuses bad statistics and hyper-parameters", "[linear]") {
+  const RowVector<double> zeros = RowVector<double>::Zero(2), ones = RowVector<double>::Ones(2);
+  CHECK_THROWS_AS(BatchNorm<double>(zeros, zeros, zeros, (RowVector<double>(2) << 1.0, -1.0).finished(), 1e-5), ValueError);
+  CHECK_THROWS_AS(BatchNorm<double>(zeros, zeros, zeros, ones, 0.0), ValueError);
+  CHECK_THROWS_AS(BatchNorm<double>(zeros, zeros, zeros, ones, std::numeric_limits<double>::quiet_NaN()), ValueError);
+  CHECK_THROWS_AS(BatchNorm<double>(zeros, zeros, RowVector<double>::Zero(3), ones, 1e-5), ShapeError);
+  CHECK_THROWS_AS(BatchNorm<double>(0), ValueError);
+  BatchNorm<double> layer(2);
+  Matrix<double> bad = Matrix<double>::Ones(4, 2);
+  bad(2, 1) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS(layer.update_statistics(bad), ValueError);
+  CHECK_THROWS_AS(layer.update_statistics(Matrix<double>::Ones(4, 3)), ShapeError);
+  CHECK(layer.variance() == ones);  // nothing changed
 }

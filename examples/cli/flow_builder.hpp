@@ -14,7 +14,8 @@
 //                  MLP of [z, t]), solved by dopri5 to rtol/atol or by rk4 in fixed steps
 // Coupling and autoregressive families can put a random permutation or a
 // learned LU linear map between their layers (--mix) and an ActNorm before
-// each (--actnorm); glow is realnvp with both, always.
+// each (--actnorm); glow is realnvp with both, always. --batch-norm puts a
+// batch-norm layer between the layers (as MAF does between its MADEs).
 // Autoregressive families change the order between layers (--order): reverse
 // alternates natural and reversed orders, random draws a seeded order per
 // layer, natural keeps one order throughout.
@@ -72,6 +73,7 @@ struct FlowSpec {
   std::string order = "reverse";       ///< maf, iaf, nsf-ar: natural | reverse | random
   std::string mix = "none";            ///< between coupling or autoregressive layers: none | permute | lu
   bool actnorm = false;                ///< an ActNorm before each coupling or autoregressive layer
+  bool batch_norm = false;             ///< a BatchNorm between coupling or autoregressive layers
   bool sampling = false;               ///< planar, radial: place them in the sampling direction (Inverted)
   bool conditional_base = false;       ///< conditional flows: the base's mean and log-std from c
   CnfSpec cnf;                         ///< cnf
@@ -133,13 +135,14 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
     throw ValueError("the " + spec.family + " flow has no network to condition on a context; use a coupling, autoregressive "
                      "or continuous flow (realnvp, nice, glow, maf, iaf, nsf, nsf-ar, cnf)");
   if (spec.conditional_base && context_dim == 0) throw ValueError("a conditional base needs a context");
-  if (!(autoregressive || coupling) && (spec.mix != "none" || spec.actnorm))
-    throw ValueError("--mix and --actnorm apply to coupling and autoregressive flows, not to " + spec.family);
+  if (!(autoregressive || coupling) && (spec.mix != "none" || spec.actnorm || spec.batch_norm))
+    throw ValueError("--mix, --actnorm and --batch-norm apply to coupling and autoregressive flows, not to " + spec.family);
   if (spec.mix != "none" && spec.mix != "permute" && spec.mix != "lu")
     throw ValueError("unknown mix '" + spec.mix + "' (expected none, permute or lu)");
   const std::string mix = spec.family == "glow" ? "lu" : spec.mix;
   for (Index k = 0; k < spec.resolved_layers(); ++k) {
     const int parity = static_cast<int>(k % 2);
+    if (spec.batch_norm && k > 0) flow.append(BatchNorm<S>(dim));
     if (spec.actnorm || spec.family == "glow") flow.append(ActNorm<S>(dim));
     if (mix == "lu" && (k > 0 || spec.family == "glow")) flow.append(LuLinear<S>::random(dim, rng));
     if (mix == "permute" && k > 0) flow.append(Permutation<S>::random(dim, rng));

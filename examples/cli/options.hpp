@@ -80,7 +80,7 @@ struct Options {
             {"dim", dim ? nlohmann::json(*dim) : nlohmann::json()},
             {"seed", seed}, {"flow", flow.family}, {"layers", flow.resolved_layers()}, {"hidden", flow.resolved_hidden()},
             {"depth", flow.depth}, {"bins", flow.spline.bins}, {"tail_bound", flow.spline.tail_bound}, {"order", flow.order},
-            {"mix", flow.mix}, {"actnorm", flow.actnorm},
+            {"mix", flow.mix}, {"actnorm", flow.actnorm}, {"batch_norm", flow.batch_norm},
             {"activation", activation}, {"conditioner", conditioner}, {"optimizer", optimizer}, {"precision", precision},
             {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},

@@ -53,6 +53,7 @@
 #include "eigenflow/flows/layer.hpp"
 #include "eigenflow/flows/leaky_relu.hpp"
 #include "eigenflow/flows/linear/actnorm.hpp"
+#include "eigenflow/flows/linear/batch_norm.hpp"
 #include "eigenflow/flows/linear/linear_io.hpp"
 #include "eigenflow/flows/linear/lu_linear.hpp"
 #include "eigenflow/flows/logit.hpp"

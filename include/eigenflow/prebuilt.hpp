@@ -19,6 +19,7 @@
 #include "eigenflow/flows/flow_stack.hpp"
 #include "eigenflow/flows/leaky_relu.hpp"
 #include "eigenflow/flows/linear/actnorm.hpp"
+#include "eigenflow/flows/linear/batch_norm.hpp"
 #include "eigenflow/flows/linear/lu_linear.hpp"
 #include "eigenflow/flows/permutation.hpp"
 #include "eigenflow/flows/planar.hpp"
@@ -31,7 +32,8 @@
 /// X(Layer, S) for every built-in layer class.
 #define EIGENFLOW_PREBUILT_LAYERS(X, S)                                                                     \
   X(LeakyReLU, S) X(Planar, S) X(Radial, S) X(Permutation, S) X(Standardize, S) X(AffineCoupling, S) \
-  X(AdditiveCoupling, S) X(SplineCoupling, S) X(MaskedAutoregressive, S) X(ActNorm, S) X(LuLinear, S) X(DenseLinear, S)
+  X(AdditiveCoupling, S) X(SplineCoupling, S) X(MaskedAutoregressive, S) X(ActNorm, S) X(LuLinear, S) X(DenseLinear, S) \
+  X(BatchNorm, S)
 
 /// `prefix` is `extern template` (declaration) or `template` (definition).
 #define EIGENFLOW_PREBUILT_LAYER(prefix, L, S) \

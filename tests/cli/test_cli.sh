@@ -90,6 +90,11 @@ expect_ok "generate mixed-moons --dim 5" -- "$EIGENFLOW" generate --dataset mixe
 [ "$(head -1 mixed5.csv | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(wc -l <mixed5.csv)" -eq 201 ] && pass || fail "mixed-moons --dim 5 shape"
 expect_ok "train realnvp --mix lu --actnorm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --layers 2 --hidden 8 --mix lu --actnorm --out mixed.json
 grep -q '"type": *"lu_linear"' mixed.json && grep -q '"initialized": *true' mixed.json && pass || fail "mixed.json lacks an initialised actnorm or an lu_linear layer"
+expect_ok "train maf --batch-norm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --flow maf --layers 3 --hidden 8 --batch-norm --out mafbn.json
+[ "$(grep -c '"type": *"batch_norm"' mafbn.json)" -eq 2 ] && pass || fail "maf --batch-norm saved no two batch_norm layers"
+expect_ok "generate mixed-moons --dim 4" -- "$EIGENFLOW" generate --dataset mixed-moons --dim 4 --n 50 --out mixed4.csv
+expect_ok "logprob under maf --batch-norm" -- "$EIGENFLOW" logprob --model mafbn.json --in mixed4.csv --out bn-logp.csv
+[ "$(wc -l <bn-logp.csv)" -eq 51 ] && pass || fail "logprob under maf --batch-norm writes one value per point"
 expect_ok "train maf --mix permute" -- "$EIGENFLOW" train --dataset two-moons --n 300 --epochs 2 --flow maf --layers 3 --hidden 8 --mix permute --out mafp.json
 grep -q '"type": *"permutation"' mafp.json && pass || fail "maf --mix permute saved no permutation"
 threads_args=(train --dataset two-moons --n 1500 --epochs 3 --batch 1200 --precision double --layers 2 --hidden 16)
@@ -307,6 +312,7 @@ expect_error "unknown flow" 2 "--flow" m.json -- "$EIGENFLOW" train --dataset tw
 expect_error "one spline bin" 2 "--bins" m.json -- "$EIGENFLOW" train --dataset two-moons --flow nsf --bins 1 --out m.json
 expect_error "negative tail bound" 2 "--tail-bound" m.json -- "$EIGENFLOW" train --dataset two-moons --flow nsf --tail-bound -1 --out m.json
 expect_error "unknown mix" 2 "--mix" m.json -- "$EIGENFLOW" train --dataset two-moons --mix shuffle --out m.json
+expect_error "--batch-norm on a radial flow" 1 "coupling and autoregressive" m.json -- "$EIGENFLOW" train --dataset two-moons --flow radial --batch-norm --out m.json
 expect_error "--actnorm on a planar flow" 1 "coupling and autoregressive" m.json -- "$EIGENFLOW" train --dataset two-moons --flow planar --actnorm --out m.json
 expect_error "--dim for a 2D set" 1 "takes no dimension" g.csv -- "$EIGENFLOW" generate --dataset two-moons --dim 3 --out g.csv
 expect_error "mixed-moons in 2D" 1 "at least 3" m.json -- "$EIGENFLOW" train --dataset mixed-moons --dim 2 --out m.json

@@ -3,7 +3,8 @@
 // no tape); TapeContext records them as leaves on a tape (training). Either may
 // carry `given`, the context c of a conditional density p(x | c) (N x K), which
 // network-based layers append to their conditioner's input; null when a pass
-// is unconditional.
+// is unconditional. `batch_statistics` marks a training pass: a batch-norm
+// layer then normalises by the statistics of the pass's own rows.
 //
 //   template <class Context>
 //   typename Context::Value f(Context& ctx, const typename Context::Value& x) const {
@@ -22,6 +23,7 @@ struct PlainContext {
   static constexpr bool taped = false;
 
   const Value* given = nullptr;
+  bool batch_statistics = false;
 
   const Matrix<S>& param(const Parameter<S>& parameter) const { return parameter.value; }
   Value constant(const Matrix<S>& matrix) const { return matrix; }
@@ -35,6 +37,7 @@ struct TapeContext {
 
   Tape<S>& tape;
   const Value* given = nullptr;
+  bool batch_statistics = false;
 
   /// Layers' math is const (it only reads parameters); backward is what writes
   /// the gradient, through the leaf this creates.

@@ -90,6 +90,12 @@ class Tape {
     used_ = size;
   }
 
+  /// Whether the passes recorded on this tape are training passes: a batch-norm
+  /// layer then normalises by the statistics of this tape's rows rather than
+  /// by its population statistics. BatchGradient turns it on for its tapes.
+  bool batch_statistics() const { return batch_statistics_; }
+  void set_batch_statistics(bool on) { batch_statistics_ = on; }
+
   std::size_t size() const { return used_; }
   /// Node slots ever created: the high-water mark of size().
   std::size_t capacity() const { return nodes_.size(); }
@@ -204,6 +210,7 @@ class Tape {
 
   std::deque<Node> nodes_;
   std::size_t used_ = 0;
+  bool batch_statistics_ = false;
   std::size_t swept_ = 0;  // nodes whose parameter adjoints a deferred backward left pending
   std::vector<bool> zero_pending_;  // during backward: adjoints not yet zeroed (see node())
 };

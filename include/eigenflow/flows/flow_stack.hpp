@@ -169,6 +169,24 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     initialize_pass(x, &features);
   }
 
+  /// Whether a layer keeps population statistics (BatchNorm).
+  bool has_statistics() const {
+    for (const auto& layer : layers_)
+      if (layer->has_statistics()) return true;
+    return false;
+  }
+  /// Sets each such layer's statistics from its own inputs over the data x
+  /// (Layer::update_statistics), layer by layer in evaluation mode, so each
+  /// layer sees what the ones before it give with their new statistics; does
+  /// nothing (no pass) when no layer keeps any.
+  void update_statistics(const Matrix<S>& x) { statistics_pass(x, nullptr); }
+  void update_statistics(const Matrix<S>& x, const Matrix<S>& c) {
+    check_context("FlowStack.update_statistics", x, c);
+    if (!has_statistics()) return;
+    const Matrix<S> features = context_features(c);
+    statistics_pass(x, &features);
+  }
+
   /// Every layer's parameters in order, then the base's.
   ParameterList<S> parameters() {
     ParameterList<S> list;
@@ -280,6 +298,20 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     for (auto& layer : layers_) {
       layer->initialize(points);
       points = apply(*layer, points, c, false).points;
+    }
+  }
+
+  void statistics_pass(const Matrix<S>& x, const Matrix<S>* c) {
+    check_input("FlowStack.update_statistics", x);
+    if (!c) detail::require_unconditional("FlowStack.update_statistics", context_dim_);
+    if (!has_statistics()) return;
+    std::size_t last = 0;  // no pass beyond the last layer that keeps statistics
+    for (std::size_t k = 0; k < layers_.size(); ++k)
+      if (layers_[k]->has_statistics()) last = k;
+    Matrix<S> points = preprocess_ ? preprocess_->forward(x).points : x;
+    for (std::size_t k = 0; k <= last; ++k) {
+      layers_[k]->update_statistics(points);
+      if (k < last) points = apply(*layers_[k], points, c, false).points;
     }
   }
 

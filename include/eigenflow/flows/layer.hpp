@@ -86,6 +86,11 @@ class Layer {
   /// (ActNorm); every other layer ignores it. The trainer calls it through the
   /// stack with its first batch.
   virtual void initialize(const Matrix<S>& inputs) { (void)inputs; }
+  /// Whether the layer keeps population statistics of its inputs (BatchNorm),
+  /// which update_statistics sets from the training data: the trainer then
+  /// calls it through the stack whenever the parameters it evaluates change.
+  virtual bool has_statistics() const { return false; }
+  virtual void update_statistics(const Matrix<S>& inputs) { (void)inputs; }
   virtual std::unique_ptr<Layer<S>> clone() const = 0;
 
  protected:
@@ -186,6 +191,7 @@ template <class Derived, class S>
 TapedTransformed<S> LayerBase<Derived, S>::pass(Tape<S>& tape, const Var<S>& v, const Var<S>* c, bool inverse) {
   TapeContext<S> context{tape};
   context.given = c;
+  context.batch_statistics = tape.batch_statistics();
   auto [points, log_det] = inverse ? derived().inverse_math(context, v) : derived().forward_math(context, v);
   return {points, log_det};
 }

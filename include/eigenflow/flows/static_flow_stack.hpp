@@ -99,6 +99,23 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
     std::apply([&](auto&... layer) { ((layer.initialize(points), points = layer.forward(points, c).points), ...); }, layers_);
   }
 
+  /// As FlowStack::update_statistics: each BatchNorm layer's population statistics from its own inputs.
+  bool has_statistics() const {
+    return std::apply([](const auto&... layer) { return (layer.has_statistics() || ...); }, layers_);
+  }
+  void update_statistics(const Matrix<Scalar>& x) {
+    check_input("StaticFlowStack.update_statistics", x);
+    if (!has_statistics()) return;
+    Matrix<Scalar> points = x;
+    std::apply([&points](auto&... layer) { ((layer.update_statistics(points), points = layer.forward(points).points), ...); }, layers_);
+  }
+  void update_statistics(const Matrix<Scalar>& x, const Matrix<Scalar>& c) {
+    check_input("StaticFlowStack.update_statistics", x, &c);
+    if (!has_statistics()) return;
+    Matrix<Scalar> points = x;
+    std::apply([&](auto&... layer) { ((layer.update_statistics(points), points = layer.forward(points, c).points), ...); }, layers_);
+  }
+
   ParameterList<Scalar> parameters() {
     ParameterList<Scalar> list;
     std::apply([&list](auto&... layer) { (append(list, layer.parameters()), ...); }, layers_);

@@ -113,6 +113,7 @@ class BatchGradient {
     const Index count = workers(batch_rows);
     for (Index w = 0; w < count; ++w) {
       work.tapes.push_back(std::make_unique<Tape<S>>());
+      work.tapes.back()->set_batch_statistics(true);  // training passes: BatchNorm uses each worker's rows
       const Index rows = first_row(batch_rows, w + 1, count) - first_row(batch_rows, w, count);
       work.rows.emplace_back(rows, cols);
       work.context_rows.emplace_back(rows, context_cols);

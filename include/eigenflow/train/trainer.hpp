@@ -142,6 +142,11 @@ struct has_conditional_initialize<Flow, S,
                                   std::void_t<decltype(std::declval<Flow&>().initialize(std::declval<const Matrix<S>&>(),
                                                                                         std::declval<const Matrix<S>&>()))>>
     : std::true_type {};
+/// Whether a flow offers has_statistics() (both stacks: BatchNorm's population statistics).
+template <class Flow, class = void>
+struct has_statistics_query : std::false_type {};
+template <class Flow>
+struct has_statistics_query<Flow, std::void_t<decltype(std::declval<const Flow&>().has_statistics())>> : std::true_type {};
 }  // namespace detail
 
 namespace detail {
@@ -272,6 +277,28 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       result.stopped_early = true;
     }
   }
+  // Population statistics (BatchNorm) belong to the parameters evaluated: they are
+  // set from the training data, as training sees it (one fixed draw of the
+  // dequantisation noise; no jitter), whenever those parameters change before an
+  // evaluation, and at the end.
+  bool keeps_statistics = false;
+  if constexpr (detail::has_statistics_query<Flow>::value) keeps_statistics = flow.has_statistics();
+  Matrix<S> statistics_data;
+  if (keeps_statistics && dequantizing) {
+    statistics_data = train_data;
+    Random noise(options.seed ^ 0x5eed5eed5eed5eedULL);
+    for (Index i = 0; i < statistics_data.rows(); ++i)
+      for (const Index j : options.dequantize) statistics_data(i, j) += static_cast<S>(noise.uniform());
+  }
+  auto refresh_statistics = [&] {
+    if constexpr (detail::has_statistics_query<Flow>::value) {
+      if (!keeps_statistics) return;
+      const Matrix<S>& data = dequantizing ? statistics_data : train_data;
+      if (train_context) flow.update_statistics(data, *train_context);
+      else flow.update_statistics(data);
+    }
+  };
+
   const long long steps_before = result.steps;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -308,6 +335,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       const double value = train_context ? gradient(flow, points, context) : gradient(flow, points);
       if (!std::isfinite(value) || !gradients_finite(parameters)) {
         detail::restore(parameters, last_good);
+        refresh_statistics();
         throw NumericalError("training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(result.steps + 1) +
                              ": " + (std::isfinite(value) ? "non-finite gradient" : "loss is " + std::to_string(value)) +
                              "; the parameters from the end of epoch " + std::to_string(epoch - 1) +
@@ -330,6 +358,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     report.epochs = options.epochs;
     report.train_nll = loss_sum / static_cast<double>(n);
     if (averaging) detail::swap_values(parameters, average);  // evaluate and keep θ̄
+    if (validating) refresh_statistics();
     if (validating) report.validation_nll = detail::mean_nll(flow, validation_data, validation_context, 16384);
     report.seconds = elapsed();
     report.steps_per_second = static_cast<double>(result.steps - steps_before) / std::max(report.seconds, 1e-9);
@@ -337,6 +366,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     const double score = validating ? report.validation_nll : report.train_nll;
     if (!std::isfinite(score)) {
       detail::restore(parameters, last_good);
+      refresh_statistics();
       throw NumericalError("training diverged at epoch " + std::to_string(epoch) + ": " +
                            (validating ? "validation" : "training") + " NLL is not finite; the parameters from the end of epoch " +
                            std::to_string(epoch - 1) + " were kept");
@@ -364,15 +394,21 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     }
   }
   if (averaging) detail::restore(parameters, average);
+  refresh_statistics();
   result.kept_epoch = result.history.empty() ? first_epoch - 1 : result.history.back().epoch;
   if (validating && options.keep_best && result.best_epoch != result.kept_epoch && result.best_epoch > 0) {
     const ColumnVector<S> last_log_p = detail::log_prob_given(flow, validation_data, validation_context);
     std::vector<Matrix<S>> last = detail::snapshot(parameters);
     detail::restore(parameters, best);
+    refresh_statistics();
     const Eigen::ArrayXd gain =
         (detail::log_prob_given(flow, validation_data, validation_context) - last_log_p).template cast<double>().array();
-    if (detail::clearly_better(gain)) result.kept_epoch = result.best_epoch;
-    else detail::restore(parameters, last);
+    if (detail::clearly_better(gain)) {
+      result.kept_epoch = result.best_epoch;
+    } else {
+      detail::restore(parameters, last);
+      refresh_statistics();
+    }
   }
   result.seconds = elapsed();
   return result;

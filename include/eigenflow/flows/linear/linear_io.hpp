@@ -2,6 +2,7 @@
 //   {"type": "actnorm", "bias": [D], "log_scale": [D], "initialized": true|false}
 //   {"type": "lu_linear", "perm": [D], "lower": [[D]×D], "upper": [[D]×D], "sign": [±1 ×D], "log_abs_s": [D]}
 //   {"type": "dense_linear", "weight": [[D]×D]}
+//   {"type": "batch_norm", "log_gamma": [D], "beta": [D], "mean": [D], "variance": [D ≥ 0], "epsilon": > 0}
 #pragma once
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "eigenflow/flows/linear/actnorm.hpp"
+#include "eigenflow/flows/linear/batch_norm.hpp"
 #include "eigenflow/flows/linear/lu_linear.hpp"
 #include "eigenflow/io/layer_registry.hpp"
 
@@ -74,6 +76,27 @@ void add_linear_family(LayerRegistry<S>& registry) {
         }
       },
       [](const Layer<S>& layer) { return nlohmann::json{{"weight", matrix_to_json<S>(layer_as<DenseLinear<S>>(layer).weight())}}; });
+  registry.add(
+      "batch_norm",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const JsonReader variance_field = in.field("variance");
+        const RowVector<S> variance = variance_field.row_vector<S>(dim);
+        for (Index j = 0; j < dim; ++j)
+          if (variance(j) < S(0)) variance_field.at(static_cast<std::size_t>(j)).fail("variances must be non-negative");
+        const JsonReader epsilon_field = in.field("epsilon");
+        const auto epsilon = static_cast<S>(epsilon_field.number());
+        if (!(epsilon > S(0))) epsilon_field.fail("epsilon must be positive");
+        return std::make_unique<BatchNorm<S>>(in.field("log_gamma").row_vector<S>(dim), in.field("beta").row_vector<S>(dim),
+                                              in.field("mean").row_vector<S>(dim), variance, epsilon);
+      },
+      [](const Layer<S>& layer) {
+        const auto& norm = layer_as<BatchNorm<S>>(layer);
+        return nlohmann::json{{"log_gamma", to_json_array<S>(norm.log_gamma())},
+                              {"beta", to_json_array<S>(norm.beta())},
+                              {"mean", to_json_array<S>(norm.mean())},
+                              {"variance", to_json_array<S>(norm.variance())},
+                              {"epsilon", norm.epsilon()}};
+      });
 }
 
 }  // namespace eigenflow::detail
