@@ -13,6 +13,7 @@
 
 #include "eigenflow/autodiff/tape.hpp"
 #include "eigenflow/core/functions.hpp"
+#include "eigenflow/core/gemm_kernel.hpp"
 #include "eigenflow/core/matrix_ops.hpp"
 
 namespace eigenflow {
@@ -290,9 +291,14 @@ void linear_relu_backward(Tape<Scalar>& tape, std::size_t self) {
   auto& node = tape.node(self);
   auto& bias = tape.node(static_cast<std::size_t>(node.integer[1])).adjoint;
   const Index rows = node.adjoint.rows();
+  const Isa isa = active_isa();
   for (Index j = 0; j < node.adjoint.cols(); ++j) {
     Scalar* dz = node.adjoint.col(j).data();
     const Scalar* y = node.value.col(j).data();
+    if (Scalar column_sum = 0; gemm_kernel::relu_mask_sum(isa, rows, y, dz, &column_sum)) {  // on the CPU's vectors
+      bias(0, j) += column_sum;
+      continue;
+    }
     for (Index i = 0; i < rows; ++i) dz[i] = y[i] > Scalar(0) ? dz[i] : Scalar(0);  // a plain loop vectorises as a masked move
     bias(0, j) += node.adjoint.col(j).sum();
   }

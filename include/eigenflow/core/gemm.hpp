@@ -1,7 +1,8 @@
 // Matrix products that allocate nothing once warm, by shape:
 //   large enough, on a CPU with AVX2 or AVX-512: our register-blocked kernel
 //   (gemm_kernel.hpp, chosen at run time);
-//   a dimension ≤ 4 (a 2-D flow's first and last layers): passes over columns;
+//   a dimension ≤ 4 (a 2-D flow's first and last layers): passes over columns
+//   (on the CPU's vectors too, gemm_kernel.hpp, where it has AVX2 or AVX-512);
 //   otherwise Eigen's kernel. Eigen's product packs blocks of its operands into
 //   scratch buffers, and takes them from malloc whenever a block exceeds
 //   EIGEN_STACK_ALLOCATION_LIMIT (128 KB): every product of a 512-row batch
@@ -74,6 +75,17 @@ bool skinny_gemm_add(Matrix<S>& c, S alpha, const Matrix<S>& a, bool transpose_a
                      bool transpose_b, bool overwrite) {
   const Index m = c.rows(), n = c.cols(), k = transpose_a ? a.rows() : a.cols();
   if (!skinny(m, n, k)) return false;
+  // The same passes on the CPU's vectors, where it has them (gemm_kernel.hpp).
+  // op(b)[p, j] = b.data()[j·col_step + p·stride]:
+  const Index col_step = transpose_b ? 1 : b.rows(), stride = transpose_b ? b.rows() : 1;
+  const Isa isa = active_isa();
+  if (!transpose_a && (k <= skinny_dimension || n <= skinny_dimension) &&
+      gemm_kernel::combine_columns(isa, m, k, n, a.data(), a.rows(), b.data(), col_step, stride, alpha, c.data(), c.rows(),
+                                   overwrite, static_cast<const S*>(nullptr), false))
+    return true;
+  if (transpose_a && !transpose_b && (m <= skinny_dimension || n <= skinny_dimension) &&
+      gemm_kernel::skinny_dots(isa, m, n, k, alpha, a.data(), a.rows(), b.data(), b.rows(), c.data(), c.rows(), overwrite))
+    return true;
   const auto op_b = [&](Index p, Index j) { return transpose_b ? b(j, p) : b(p, j); };
   if (!transpose_a && k <= skinny_dimension) {  // c[:, j] += alpha Σ_p op(b)[p, j] · a[:, p], column by column
     for (Index j = 0; j < n; ++j) {
@@ -163,6 +175,10 @@ void gemm_bias(Matrix<S>& c, const Matrix<S>& a, bool transpose_a, const Matrix<
   if (kernel_gemm(c, S(1), a, transpose_a, b, transpose_b, true, bias.data(), relu)) return;
   if (!transpose_a && a.cols() <= skinny_dimension && skinny(c.rows(), c.cols(), a.cols())) {
     // one pass per column of c, while it is in cache
+    if (gemm_kernel::combine_columns(active_isa(), c.rows(), a.cols(), c.cols(), a.data(), a.rows(), b.data(),
+                                     transpose_b ? Index(1) : b.rows(), transpose_b ? b.rows() : Index(1), S(1), c.data(),
+                                     c.rows(), true, bias.data(), relu))
+      return;
     for (Index j = 0; j < c.cols(); ++j) {
       auto column = c.col(j);
       column.setConstant(bias(0, j));

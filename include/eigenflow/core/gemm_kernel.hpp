@@ -29,6 +29,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
@@ -145,6 +146,50 @@ bool gemm([[maybe_unused]] Isa isa, [[maybe_unused]] Index m, [[maybe_unused]] I
   if constexpr (kernel_available<S>) {
     if (isa == Isa::avx512) return avx512::gemm<S>(m, n, k, alpha, a, b, c, ldc, epilogue), true;
     if (isa == Isa::avx2) return avx2::gemm<S>(m, n, k, alpha, a, b, c, ldc, epilogue), true;
+  }
+#endif
+  return false;
+}
+
+/// combine_columns, skinny_dots and relu_mask_sum of kernels/gemm_kernel_impl.hpp on
+/// `isa`'s vectors; false (nothing done) on the portable path, where Eigen's loops run.
+template <class S>
+bool combine_columns([[maybe_unused]] Isa isa, [[maybe_unused]] Index m, [[maybe_unused]] Index k,
+                     [[maybe_unused]] Index n, [[maybe_unused]] const S* a, [[maybe_unused]] Index lda,
+                     [[maybe_unused]] const S* coef, [[maybe_unused]] Index col_step, [[maybe_unused]] Index stride,
+                     [[maybe_unused]] S alpha, [[maybe_unused]] S* c, [[maybe_unused]] Index ldc,
+                     [[maybe_unused]] bool set, [[maybe_unused]] const S* bias, [[maybe_unused]] bool relu) {
+#ifdef EIGENFLOW_DISPATCH
+  if constexpr (kernel_available<S>) {
+    if (isa == Isa::avx512)
+      return avx512::combine_columns<S>(m, k, n, a, lda, coef, col_step, stride, alpha, c, ldc, set, bias, relu), true;
+    if (isa == Isa::avx2)
+      return avx2::combine_columns<S>(m, k, n, a, lda, coef, col_step, stride, alpha, c, ldc, set, bias, relu), true;
+  }
+#endif
+  return false;
+}
+template <class S>
+bool skinny_dots([[maybe_unused]] Isa isa, [[maybe_unused]] Index m, [[maybe_unused]] Index n, [[maybe_unused]] Index k,
+                 [[maybe_unused]] S alpha, [[maybe_unused]] const S* a, [[maybe_unused]] Index lda,
+                 [[maybe_unused]] const S* b, [[maybe_unused]] Index ldb, [[maybe_unused]] S* c,
+                 [[maybe_unused]] Index ldc, [[maybe_unused]] bool overwrite) {
+#ifdef EIGENFLOW_DISPATCH
+  if constexpr (kernel_available<S>) {
+    if (isa == Isa::avx512) return avx512::skinny_dots<S>(m, n, k, alpha, a, lda, b, ldb, c, ldc, overwrite), true;
+    if (isa == Isa::avx2) return avx2::skinny_dots<S>(m, n, k, alpha, a, lda, b, ldb, c, ldc, overwrite), true;
+  }
+#endif
+  return false;
+}
+/// dz = y > 0 ? dz : 0 over n values, their sum into *total; false on the portable path.
+template <class S>
+bool relu_mask_sum([[maybe_unused]] Isa isa, [[maybe_unused]] Index n, [[maybe_unused]] const S* y,
+                   [[maybe_unused]] S* dz, [[maybe_unused]] S* total) {
+#ifdef EIGENFLOW_DISPATCH
+  if constexpr (kernel_available<S>) {
+    if (isa == Isa::avx512) return *total = avx512::relu_mask_sum<S>(n, y, dz), true;
+    if (isa == Isa::avx2) return *total = avx2::relu_mask_sum<S>(n, y, dz), true;
   }
 #endif
   return false;

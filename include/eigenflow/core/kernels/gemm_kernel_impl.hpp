@@ -1,7 +1,7 @@
 // The GEMM kernel's body, compiled once per instruction set: core/gemm_kernel.hpp
 // includes this file inside a `#pragma GCC target` region and a namespace per
 // ISA, with EIGENFLOW_KERNEL_ISA set to 1 (AVX2 + FMA) or 2 (AVX-512F). It has
-// no include guard on purpose and includes nothing: its includer has.
+// no include guard on purpose and includes nothing: its includer has (<cmath> for std::fma).
 
 /// One SIMD register of S and the handful of operations the micro-kernel needs.
 template <class S>
@@ -17,7 +17,16 @@ struct Simd<float> {
   static V loadu(const float* p) { return _mm512_loadu_ps(p); }
   static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V max(V a, V b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }  // b where either is NaN; maskz: see transpose16
+  static float sum(V v) {  // not _mm512_reduce_add_ps: GCC 12 flags its undefined start (bug 105593)
+    float lanes_of[16];
+    _mm512_storeu_ps(lanes_of, v);
+    float total = 0;
+    for (const float x : lanes_of) total += x;
+    return total;
+  }
+  static V where_positive(V y, V x) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, zero(), _CMP_GT_OQ), x); }  // y > 0 ? x : 0
 };
 template <>
 struct Simd<double> {
@@ -28,7 +37,16 @@ struct Simd<double> {
   static V loadu(const double* p) { return _mm512_loadu_pd(p); }
   static void storeu(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V max(V a, V b) { return _mm512_maskz_max_pd(0xFF, a, b); }  // b where either is NaN; maskz: see transpose16
+  static double sum(V v) {
+    double lanes_of[8];
+    _mm512_storeu_pd(lanes_of, v);
+    double total = 0;
+    for (const double x : lanes_of) total += x;
+    return total;
+  }
+  static V where_positive(V y, V x) { return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(y, zero(), _CMP_GT_OQ), x); }
 };
 constexpr int columns_per_tile = 12;  // NR: 2 × 12 accumulators + 2 loads + 1 broadcast ≤ 32 registers
 #else  // AVX2 + FMA: 16 registers of 8 floats
@@ -41,7 +59,14 @@ struct Simd<float> {
   static V loadu(const float* p) { return _mm256_loadu_ps(p); }
   static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }  // b where either is NaN
+  static float sum(V v) {
+    __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_add_ss(half, _mm_shuffle_ps(half, half, 1)));
+  }
+  static V where_positive(V y, V x) { return _mm256_and_ps(_mm256_cmp_ps(y, zero(), _CMP_GT_OQ), x); }
 };
 template <>
 struct Simd<double> {
@@ -52,7 +77,13 @@ struct Simd<double> {
   static V loadu(const double* p) { return _mm256_loadu_pd(p); }
   static void storeu(double* p, V v) { _mm256_storeu_pd(p, v); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
   static V max(V a, V b) { return _mm256_max_pd(a, b); }  // b where either is NaN
+  static double sum(V v) {
+    const __m128d half = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(half, _mm_unpackhi_pd(half, half)));
+  }
+  static V where_positive(V y, V x) { return _mm256_and_pd(_mm256_cmp_pd(y, zero(), _CMP_GT_OQ), x); }
 };
 constexpr int columns_per_tile = 6;  // NR: 2 × 6 accumulators + 2 loads + 1 broadcast ≤ 16 registers
 #endif
@@ -228,4 +259,149 @@ void gemm(Index m, Index n, Index k, S alpha, const Operand<S>& a, const Operand
       }
     }
   }
+}
+
+// ---- the skinny products' passes (gemm.hpp) and the ReLU layer's backward ----------
+
+/// N columns j of c, rows [0, m): c[i, j] = max?(c0 + Σ_{p<k} w_pj·a[i + p·lda], 0), w_pj =
+/// alpha·coef[j·col_step + p·stride], c0 = set ? (bias ? bias[j] : 0) : c[i, j]. The N
+/// columns share a's loads; R vectors of rows give R·N independent FMA chains.
+template <int N, int R, class S>
+void combine_block(Index m, Index k, const S* a, Index lda, const S* coef, Index col_step, Index stride, S alpha, S* c,
+                   Index ldc, bool set, const S* bias, bool relu) {
+  using T = Simd<S>;
+  using V = typename T::V;
+  constexpr int L = T::lanes;
+  S base[N];
+  for (int j = 0; j < N; ++j) base[j] = bias ? bias[j] : S(0);
+  Index i = 0;
+  const auto full_blocks = [&](const auto& weight) {  // weight(j, p): the broadcast w_pj
+    for (; i + R * L <= m; i += R * L) {
+      V acc[N][R];
+      for (int j = 0; j < N; ++j)
+        for (int r = 0; r < R; ++r) acc[j][r] = set ? T::set(base[j]) : T::loadu(c + j * ldc + i + r * L);
+      for (Index p = 0; p < k; ++p) {
+        V rows[R];
+        for (int r = 0; r < R; ++r) rows[r] = T::loadu(a + p * lda + i + r * L);
+        for (int j = 0; j < N; ++j) {
+          const V w = weight(j, p);
+          for (int r = 0; r < R; ++r) acc[j][r] = T::fmadd(rows[r], w, acc[j][r]);
+        }
+      }
+      for (int j = 0; j < N; ++j)
+        for (int r = 0; r < R; ++r) T::storeu(c + j * ldc + i + r * L, relu ? T::max(T::zero(), acc[j][r]) : acc[j][r]);
+    }
+  };
+  if (k <= 4) {  // a layer's few inputs: the broadcasts made once, not once per block of rows
+    V w[N][4];
+    for (int j = 0; j < N; ++j)
+      for (Index p = 0; p < k; ++p) w[j][p] = T::set(alpha * coef[j * col_step + p * stride]);
+    full_blocks([&w](int j, Index p) { return w[j][p]; });
+  } else {
+    full_blocks([&](int j, Index p) { return T::set(alpha * coef[j * col_step + p * stride]); });
+  }
+  for (; i + L <= m; i += L)
+    for (int j = 0; j < N; ++j) {
+      V acc = set ? T::set(base[j]) : T::loadu(c + j * ldc + i);
+      for (Index p = 0; p < k; ++p) acc = T::fmadd(T::loadu(a + p * lda + i), T::set(alpha * coef[j * col_step + p * stride]), acc);
+      T::storeu(c + j * ldc + i, relu ? T::max(T::zero(), acc) : acc);
+    }
+  for (; i < m; ++i)
+    for (int j = 0; j < N; ++j) {
+      S acc = set ? base[j] : c[j * ldc + i];
+      for (Index p = 0; p < k; ++p) acc = std::fma(a[p * lda + i], alpha * coef[j * col_step + p * stride], acc);
+      c[j * ldc + i] = relu && acc < S(0) ? S(0) : acc;
+    }
+}
+
+/// c[:, j] = max?(c0_j + Σ_{p<k} alpha·op(b)[p, j]·a[:, p], 0) for j < n, op(b)[p, j] =
+/// coef[j·col_step + p·stride], c0_j as in combine_block: one pass over c for a product
+/// with k ≤ 4 inputs or n ≤ 4 outputs. Each term is one fused
+/// multiply-add in ascending p, in vector lanes and in the tail alike, so a row's value
+/// does not depend on where the rows are cut.
+template <class S>
+void combine_columns(Index m, Index k, Index n, const S* a, Index lda, const S* coef, Index col_step, Index stride,
+                     S alpha, S* c, Index ldc, bool set, const S* bias, bool relu) {
+  Index j = 0;
+  if (n == 2)  // a 2-D coupling's output layer: both columns in one pass over a
+    return combine_block<2, 4>(m, k, a, lda, coef, col_step, stride, alpha, c, ldc, set, bias, relu);
+  for (; j < n; ++j)
+    combine_block<1, 4>(m, k, a, lda, coef + j * col_step, col_step, stride, alpha, c + j * ldc, ldc, set,
+                        bias ? bias + j : nullptr, relu);
+}
+
+/// out[c] = Σ_{p<k} x[c][p]·y[p] for c < N: the N dot products share y's loads.
+template <int N, class S>
+void dots_block(Index k, const S* const* x, const S* y, S* out) {
+  using T = Simd<S>;
+  using V = typename T::V;
+  constexpr int L = T::lanes, R = N <= 2 ? 4 : 2;  // R·N ≥ 4 independent FMA chains
+  V acc[N][R];
+  for (int c = 0; c < N; ++c)
+    for (int r = 0; r < R; ++r) acc[c][r] = T::zero();
+  Index p = 0;
+  for (; p + R * L <= k; p += R * L)
+    for (int r = 0; r < R; ++r) {
+      const V yr = T::loadu(y + p + r * L);
+      for (int c = 0; c < N; ++c) acc[c][r] = T::fmadd(T::loadu(x[c] + p + r * L), yr, acc[c][r]);
+    }
+  for (; p + L <= k; p += L) {
+    const V yr = T::loadu(y + p);
+    for (int c = 0; c < N; ++c) acc[c][0] = T::fmadd(T::loadu(x[c] + p), yr, acc[c][0]);
+  }
+  for (int c = 0; c < N; ++c) {
+    V both = acc[c][0];
+    for (int r = 1; r < R; ++r) both = T::add(both, acc[c][r]);
+    S total = T::sum(both);
+    for (Index q = p; q < k; ++q) total = std::fma(x[c][q], y[q], total);
+    out[c] = total;
+  }
+}
+
+/// c[i, j] (+)= alpha · Σ_p a[p + i·lda]·b[p + j·ldb] (c = alpha · aᵀ·b, a k × m, b k × n) for a
+/// product with m ≤ 4 or n ≤ 4: dot products, each column of the larger side read once.
+template <class S>
+void skinny_dots(Index m, Index n, Index k, S alpha, const S* a, Index lda, const S* b, Index ldb, S* c, Index ldc,
+                 bool overwrite) {
+  const bool rows_small = m <= 4;
+  const Index small = rows_small ? m : n, large = rows_small ? n : m;
+  const S* columns[4];
+  for (Index s = 0; s < small; ++s) columns[s] = rows_small ? a + s * lda : b + s * ldb;
+  S out[4];
+  for (Index t = 0; t < large; ++t) {
+    const S* other = rows_small ? b + t * ldb : a + t * lda;
+    switch (small) {
+      case 1: dots_block<1>(k, columns, other, out); break;
+      case 2: dots_block<2>(k, columns, other, out); break;
+      case 3: dots_block<3>(k, columns, other, out); break;
+      default: dots_block<4>(k, columns, other, out); break;
+    }
+    for (Index s = 0; s < small; ++s) {
+      S& entry = rows_small ? c[t * ldc + s] : c[s * ldc + t];
+      entry = (overwrite ? S(0) : entry) + alpha * out[s];
+    }
+  }
+}
+
+/// dz[i] = y[i] > 0 ? dz[i] : 0 for i < n (a NaN y gives 0), and returns Σ dz: a ReLU
+/// layer's backward on one column, with its bias gradient.
+template <class S>
+S relu_mask_sum(Index n, const S* y, S* dz) {
+  using T = Simd<S>;
+  using V = typename T::V;
+  constexpr int L = T::lanes;
+  V acc[2] = {T::zero(), T::zero()};
+  Index i = 0;
+  for (; i + 2 * L <= n; i += 2 * L)
+    for (int r = 0; r < 2; ++r) {
+      const V kept = T::where_positive(T::loadu(y + i + r * L), T::loadu(dz + i + r * L));
+      T::storeu(dz + i + r * L, kept);
+      acc[r] = T::add(acc[r], kept);
+    }
+  S total = T::sum(T::add(acc[0], acc[1]));
+  for (; i < n; ++i) {
+    dz[i] = y[i] > S(0) ? dz[i] : S(0);
+    total += dz[i];
+  }
+  return total;
 }
