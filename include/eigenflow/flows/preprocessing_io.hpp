@@ -18,10 +18,7 @@ namespace eigenflow::detail {
 template <class S>
 Standardize<S> standardize_from_json(const JsonReader& in, Index size) {
   const RowVector<S> shift = in.field("shift").row_vector<S>(size);
-  const JsonReader scale_field = in.field("scale");
-  const RowVector<S> scale = scale_field.row_vector<S>(size);
-  for (Index j = 0; j < size; ++j)
-    if (!(scale(j) > S(0))) scale_field.at(static_cast<std::size_t>(j)).fail("scale must be positive");
+  const RowVector<S> scale = in.field("scale").row_vector<S>(size, [](S v) { return v > S(0); }, "scale must be positive");
   return Standardize<S>(shift, scale);
 }
 template <class S>

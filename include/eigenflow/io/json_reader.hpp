@@ -73,6 +73,15 @@ class JsonReader {
     for (std::size_t j = 0; j < size; ++j) out(static_cast<Index>(j)) = static_cast<S>(at(j).number());
     return out;
   }
+  /// The same, every entry also passing valid(entry); the first that does not is refused
+  /// at its own path ("/…/scale/1") with `message`.
+  template <class S, class Valid>
+  RowVector<S> row_vector(Index expected, const Valid& valid, const char* message) const {
+    RowVector<S> out = row_vector<S>(expected);
+    for (Index j = 0; j < out.cols(); ++j)
+      if (!valid(out(j))) at(static_cast<std::size_t>(j)).fail(message);
+    return out;
+  }
 
   /// A matrix given as an array of equal-length rows.
   template <class S>

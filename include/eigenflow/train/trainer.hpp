@@ -358,8 +358,10 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     report.epochs = options.epochs;
     report.train_nll = loss_sum / static_cast<double>(n);
     if (averaging) detail::swap_values(parameters, average);  // evaluate and keep θ̄
-    if (validating) refresh_statistics();
-    if (validating) report.validation_nll = detail::mean_nll(flow, validation_data, validation_context, 16384);
+    if (validating) {
+      refresh_statistics();
+      report.validation_nll = detail::mean_nll(flow, validation_data, validation_context, 16384);
+    }
     report.seconds = elapsed();
     report.steps_per_second = static_cast<double>(result.steps - steps_before) / std::max(report.seconds, 1e-9);
     report.eta_seconds = report.seconds / static_cast<double>(epoch - first_epoch + 1) * static_cast<double>(options.epochs - epoch);

@@ -335,10 +335,9 @@ void combine_block(Index m, Index k, const S* a, Index lda, const S* coef, Index
 template <class S>
 void combine_columns(Index m, Index k, Index n, const S* a, Index lda, const S* coef, Index col_step, Index stride,
                      S alpha, S* c, Index ldc, bool set, const S* bias, bool relu) {
-  Index j = 0;
   if (n == 2)  // a 2-D coupling's output layer: both columns in one pass over a
     return combine_block<2, 4>(m, k, a, lda, coef, col_step, stride, alpha, c, ldc, set, bias, relu);
-  for (; j < n; ++j)
+  for (Index j = 0; j < n; ++j)
     combine_block<1, 4>(m, k, a, lda, coef + j * col_step, col_step, stride, alpha, c + j * ldc, ldc, set,
                         bias ? bias + j : nullptr, relu);
 }

@@ -43,10 +43,8 @@ void add_linear_family(LayerRegistry<S>& registry) {
   registry.add(
       "lu_linear",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        const JsonReader sign_field = in.field("sign");
-        const RowVector<S> sign = sign_field.row_vector<S>(dim);
-        for (Index j = 0; j < dim; ++j)
-          if (sign(j) != S(1) && sign(j) != S(-1)) sign_field.at(static_cast<std::size_t>(j)).fail("sign entries must be 1 or -1");
+        const RowVector<S> sign =
+            in.field("sign").row_vector<S>(dim, [](S v) { return v == S(1) || v == S(-1); }, "sign entries must be 1 or -1");
         const JsonReader perm_field = in.field("perm");
         try {
           return std::make_unique<LuLinear<S>>(index_array(perm_field, dim), square_matrix_from_json<S>(in.field("lower"), dim),
@@ -79,10 +77,8 @@ void add_linear_family(LayerRegistry<S>& registry) {
   registry.add(
       "batch_norm",
       [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
-        const JsonReader variance_field = in.field("variance");
-        const RowVector<S> variance = variance_field.row_vector<S>(dim);
-        for (Index j = 0; j < dim; ++j)
-          if (variance(j) < S(0)) variance_field.at(static_cast<std::size_t>(j)).fail("variances must be non-negative");
+        const RowVector<S> variance =
+            in.field("variance").row_vector<S>(dim, [](S v) { return v >= S(0); }, "variances must be non-negative");
         const JsonReader epsilon_field = in.field("epsilon");
         const auto epsilon = static_cast<S>(epsilon_field.number());
         if (!(epsilon > S(0))) epsilon_field.fail("epsilon must be positive");
