@@ -238,7 +238,7 @@ TEST_CASE("the spline passes through its knots, with slope 1 at ±B and linear t
   Random rng(12);
   const SplineShape shape{7, 2.0};
   const Matrix<double> theta = random_theta(rng, 1, 1, shape, 2.0);
-  const detail::SplineKnots<double> knots(theta, 0, 0, 1, shape.bins, shape.tail_bound);
+  const detail::SplineKnots<double> knots(detail::spline_table(theta, shape.bins, 1), 0, 0, 1, shape.bins, shape.tail_bound);
   CHECK(knots.x[0] == -2.0);
   CHECK(knots.x[7] == 2.0);
   CHECK(knots.y[0] == -2.0);
@@ -278,7 +278,7 @@ TEST_CASE("the spline inverts at, near and between its knots, and in its tails",
     theta = theta.replicate(n, 1).eval();
     Matrix<double> x = uniform_matrix(rng, n, dim, -4, 4);
     for (Index j = 0; j < dim; ++j) {
-      const detail::SplineKnots<double> knots(theta, 0, j, dim, shape.bins, shape.tail_bound);
+      const detail::SplineKnots<double> knots(detail::spline_table(theta, shape.bins, dim), 0, j, dim, shape.bins, shape.tail_bound);
       for (Index k = 0; k <= shape.bins; ++k)  // on every knot and a hair to either side, in x and in y
         for (int side = -1; side <= 1; ++side) {
           x(k * 6 + side + 1, j) = knots.x[static_cast<std::size_t>(k)] + side * 1e-12;

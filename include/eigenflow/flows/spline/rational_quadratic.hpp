@@ -23,13 +23,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <limits>
 #include <string>
 #include <utility>
 
 #include "eigenflow/autodiff/context.hpp"
 #include "eigenflow/autodiff/ops.hpp"
 #include "eigenflow/core/checks.hpp"
+#include "eigenflow/core/functions.hpp"
 
 namespace eigenflow {
 
@@ -85,14 +85,18 @@ struct Dual {
     for (int i = 0; i < N; ++i) out.d[i] = a.d[i] * b.v + a.v * b.d[i];
     return out;
   }
+  // One division per op, N multiplications by its reciprocal for the partials:
+  // the backward pass runs four of them per element.
   friend Dual operator/(const Dual& a, const Dual& b) {
     Dual out(a.v / b.v);
-    for (int i = 0; i < N; ++i) out.d[i] = (a.d[i] - out.v * b.d[i]) / b.v;
+    const S inverse = S(1) / b.v;
+    for (int i = 0; i < N; ++i) out.d[i] = (a.d[i] - out.v * b.d[i]) * inverse;
     return out;
   }
   friend Dual log(const Dual& a) {
     Dual out(std::log(a.v));
-    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] / a.v;
+    const S inverse = S(1) / a.v;
+    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] * inverse;
     return out;
   }
 };
@@ -115,7 +119,36 @@ void rational_quadratic_bin(const T& x, const T& x0, const T& x1, const T& y0, c
   log_slope = log(ratio * ratio * (d1 * xi * xi + T(2) * s * both + d0 * one_minus * one_minus));
 }
 
-/// One coordinate's knots from its raw parameters θ(row, p·D + column).
+/// Every element's normalised parameters, laid out as θ (column p·D + i): the
+/// width and height softmax probabilities, then δ_k for the interior knots.
+/// Computed over whole column blocks, so the exps and log1ps run on the CPU's
+/// vectors (one exp kernel call over the table; scalar exps per element were
+/// a sixth of an NSF training step).
+template <class S>
+Matrix<S> spline_table(const Matrix<S>& theta, Index bins, Index dim) {
+  Matrix<S> table(theta.rows(), theta.cols());
+  const auto block = [dim](auto& m, Index p) { return m.middleCols(p * dim, dim); };
+  for (const Index first : {Index(0), bins}) {  // softmax_k(raw_k) = e^{raw_k − max} / Σ e^{raw_j − max}
+    Matrix<S> largest = block(theta, first);
+    for (Index k = 1; k < bins; ++k) largest = largest.cwiseMax(block(theta, first + k));
+    for (Index k = 0; k < bins; ++k) block(table, first + k) = block(theta, first + k) - largest;
+  }
+  // δ = m_δ + softplus(z), z = raw + c₀: = m_δ + max(z, 0) + log1p(e^{−|z|}).
+  const S shift = S(std::log(std::expm1(1.0 - spline_min_derivative)));
+  const Index interior = (bins - 1) * dim;
+  table.rightCols(interior) = -(theta.rightCols(interior).array() + shift).abs().matrix();
+  fn::evaluate<fn::Exp>(table, table);
+  for (const Index first : {Index(0), bins}) {
+    Matrix<S> total = block(table, first);
+    for (Index k = 1; k < bins; ++k) total += block(table, first + k);
+    for (Index k = 0; k < bins; ++k) block(table, first + k).array() /= total.array();
+  }
+  table.rightCols(interior).array() = S(spline_min_derivative) + (theta.rightCols(interior).array() + shift).max(S(0)) +
+                                      table.rightCols(interior).array().log1p();
+  return table;
+}
+
+/// One coordinate's knots from its row of spline_table.
 template <class S>
 struct SplineKnots {
   Index bins = 0;
@@ -123,46 +156,42 @@ struct SplineKnots {
   // sized for 128 bins and one set is built per element.
   std::array<S, SplineShape::max_bins + 1> x, y;
   std::array<S, SplineShape::max_bins> width_p, height_p;  // the softmax probabilities, kept for backward
-  std::array<S, SplineShape::max_bins> raw_delta;          // raw interior derivatives, raw_delta[k] for δ_k
+  std::array<S, SplineShape::max_bins + 1> delta;           // δ_k, k = 0..K
 
-  template <class Theta>
-  SplineKnots(const Theta& theta, Index row, Index column, Index dim, Index bins_, S bound) : bins(bins_) {
+  template <class Table>
+  SplineKnots(const Table& table, Index row, Index column, Index dim, Index bins_, S bound) : bins(bins_) {
     const S min_bin = S(spline_min_bin);
-    normalise(theta, row, column, dim, 0, bound, min_bin, x, width_p);
-    normalise(theta, row, column, dim, bins, bound, min_bin, y, height_p);
-    for (Index k = 1; k < bins; ++k) raw_delta[static_cast<std::size_t>(k)] = S(theta(row, (2 * bins + k - 1) * dim + column));
+    normalise(table, row, column, dim, 0, bound, min_bin, x, width_p);
+    normalise(table, row, column, dim, bins, bound, min_bin, y, height_p);
+    delta[0] = delta[static_cast<std::size_t>(bins)] = S(1);
+    for (Index k = 1; k < bins; ++k) delta[static_cast<std::size_t>(k)] = table(row, (2 * bins + k - 1) * dim + column);
   }
 
-  /// δ_k: 1 at the boundary knots, m_δ + softplus(raw + c₀) inside. Only a bin's
-  /// two are ever needed, so they are computed on demand (softplus was a sixth
-  /// of a training step when all K − 1 were).
-  S derivative(Index k) const {
-    if (k == 0 || k == bins) return S(1);
-    const S shift = S(std::log(std::expm1(1.0 - spline_min_derivative)));
-    return S(spline_min_derivative) + fn::Softplus::value(raw_delta[static_cast<std::size_t>(k)] + shift);
-  }
+  /// δ_k: 1 at the boundary knots (the tails join smoothly), m_δ + softplus(raw + c₀) inside.
+  S derivative(Index k) const { return delta[static_cast<std::size_t>(k)]; }
 
-  /// The bin holding v among knots (v in [knots_0, knots_K]).
+  /// The bin holding v among knots (v in [knots_0, knots_K]): the number of
+  /// interior knots ≤ v, counted without branches (a binary search mispredicts
+  /// on every element); v ≥ knots_K falls in the last bin.
   Index bin(const std::array<S, SplineShape::max_bins + 1>& knots, S v) const {
-    const auto end = knots.begin() + bins;  // v ≥ knots_K falls in the last bin
-    return std::max<Index>(0, static_cast<Index>(std::upper_bound(knots.begin() + 1, end, v) - knots.begin()) - 1);
+    Index k = 0;
+    for (Index i = 1; i < bins; ++i) k += knots[static_cast<std::size_t>(i)] <= v ? 1 : 0;
+    return k;
   }
 
  private:
   // knots_0 = −B, knots_k = −B + 2B·Σ_{j<k} (m + (1 − K m)·softmax(raw)_j), knots_K = B exactly.
-  template <class Theta>
-  void normalise(const Theta& theta, Index row, Index column, Index dim, Index first, S bound, S min_bin,
+  template <class Table>
+  void normalise(const Table& table, Index row, Index column, Index dim, Index first, S bound, S min_bin,
                  std::array<S, SplineShape::max_bins + 1>& knots, std::array<S, SplineShape::max_bins>& p) const {
-    S largest = -std::numeric_limits<S>::infinity();
-    for (Index k = 0; k < bins; ++k) largest = std::max(largest, S(theta(row, (first + k) * dim + column)));
-    S total = 0;
-    for (Index k = 0; k < bins; ++k) total += (p[static_cast<std::size_t>(k)] = std::exp(S(theta(row, (first + k) * dim + column)) - largest));
-    for (Index k = 0; k < bins; ++k) p[static_cast<std::size_t>(k)] /= total;
     knots[0] = -bound;
     S cumulative = 0;
-    for (Index k = 1; k < bins; ++k) {
-      cumulative += min_bin + (S(1) - min_bin * S(bins)) * p[static_cast<std::size_t>(k - 1)];
-      knots[static_cast<std::size_t>(k)] = -bound + S(2) * bound * cumulative;
+    for (Index k = 0; k < bins; ++k) {
+      p[static_cast<std::size_t>(k)] = table(row, (first + k) * dim + column);
+      if (k + 1 < bins) {
+        cumulative += min_bin + (S(1) - min_bin * S(bins)) * p[static_cast<std::size_t>(k)];
+        knots[static_cast<std::size_t>(k + 1)] = -bound + S(2) * bound * cumulative;
+      }
     }
     knots[static_cast<std::size_t>(bins)] = bound;
   }
@@ -197,9 +226,9 @@ S rational_quadratic_inverse_xi(const SplineKnots<S>& knots, Index k, S d0, S d1
 
 /// The spline in one direction over every element: out (N x D+1) holds the
 /// mapped points and, in its last column, each row's Σ log|dout/din|.
-/// Columns with active(j) = 0 pass through unchanged.
-template <class S>
-void rational_quadratic_values(const Matrix<S>& in, const Matrix<S>& theta, const Matrix<S>& active, Index bins, S bound,
+/// Columns with active(j) = 0 pass through unchanged; table is spline_table(θ).
+template <class S, class Table, class Active>
+void rational_quadratic_values(const Matrix<S>& in, const Table& table, const Active& active, Index bins, S bound,
                                bool inverse, Matrix<S>& out) {
   const Index n = in.rows(), dim = in.cols();
   out.resize(n, dim + 1);
@@ -210,7 +239,7 @@ void rational_quadratic_values(const Matrix<S>& in, const Matrix<S>& theta, cons
     for (Index r = 0; r < n; ++r) {
       const S v = in(r, j);
       if (!(v >= -bound && v <= bound)) continue;  // linear tails (and NaN stays NaN)
-      const SplineKnots<S> knots(theta, r, j, dim, bins, bound);
+      const SplineKnots<S> knots(table, r, j, dim, bins, bound);
       const auto& from = inverse ? knots.y : knots.x;
       const Index k = knots.bin(from, v);
       const auto u = static_cast<std::size_t>(k);
@@ -234,8 +263,9 @@ void rational_quadratic_backward(Tape<S>& tape, std::size_t self) {
   const S bound = node.scalar[0];
   const Index n = in.value.rows(), dim = in.value.cols();
   const auto& g = node.adjoint;  // N x (D+1): points, then the row's log-det
+  const auto table = node.saved.topRows(n);
   for (Index j = 0; j < dim; ++j) {
-    if (node.saved(0, j) == S(0)) {
+    if (node.saved(n, j) == S(0)) {
       in.adjoint.col(j) += g.col(j);
       continue;
     }
@@ -245,7 +275,7 @@ void rational_quadratic_backward(Tape<S>& tape, std::size_t self) {
         in.adjoint(r, j) += g(r, j);
         continue;
       }
-      const SplineKnots<S> knots(theta.value, r, j, dim, bins, bound);
+      const SplineKnots<S> knots(table, r, j, dim, bins, bound);
       const Index k = knots.bin(inverse ? knots.y : knots.x, v);
       const auto u = static_cast<std::size_t>(k);
       const S x = inverse ? node.value(r, j) : v;
@@ -272,22 +302,18 @@ void rational_quadratic_backward(Tape<S>& tape, std::size_t self) {
       in.adjoint(r, j) += grad[0];
       // Knots back to raw parameters: x_m = −B + 2B·Σ_{i<m} w_i for 0 < m < K, so
       // dL/dw_i = 2B·Σ_{m>i, 0<m<K} dL/dx_m; then through m + (1 − K m)·softmax.
+      // (x_0 = −B and x_K = B are fixed: their partials drop.) No per-bin buffer:
+      // zeroing one of max_bins per element was a tenth of this pass.
       for (int axis = 0; axis < 2; ++axis) {
-        const S g_lo = grad[static_cast<std::size_t>(1 + 2 * axis)], g_hi = grad[static_cast<std::size_t>(2 + 2 * axis)];
+        const S g_lo = k >= 1 ? grad[static_cast<std::size_t>(1 + 2 * axis)] : S(0);
+        const S g_hi = k + 1 <= bins - 1 ? grad[static_cast<std::size_t>(2 + 2 * axis)] : S(0);
+        const auto g_w = [&](Index i) { return S(2) * bound * ((i < k ? g_lo : S(0)) + (i <= k ? g_hi : S(0))); };
         const auto& p = axis == 0 ? knots.width_p : knots.height_p;
-        std::array<S, SplineShape::max_bins> g_w{};
         S weighted = 0;
-        for (Index i = 0; i < bins; ++i) {
-          S gi = 0;
-          if (k >= 1 && i < k) gi += g_lo;
-          if (k + 1 <= bins - 1 && i < k + 1) gi += g_hi;
-          g_w[static_cast<std::size_t>(i)] = S(2) * bound * gi;
-          weighted += p[static_cast<std::size_t>(i)] * g_w[static_cast<std::size_t>(i)];
-        }
+        for (Index i = 0; i < bins; ++i) weighted += p[static_cast<std::size_t>(i)] * g_w(i);
         const S squeeze = S(1) - S(spline_min_bin) * S(bins);
         for (Index i = 0; i < bins; ++i)
-          theta.adjoint(r, (axis * bins + i) * dim + j) +=
-              squeeze * p[static_cast<std::size_t>(i)] * (g_w[static_cast<std::size_t>(i)] - weighted);
+          theta.adjoint(r, (axis * bins + i) * dim + j) += squeeze * p[static_cast<std::size_t>(i)] * (g_w(i) - weighted);
       }
       // δ_m = m_δ + softplus(raw + c₀) for interior m: dδ/draw = sigmoid(raw + c₀).
       const S shift = S(std::log(std::expm1(1.0 - spline_min_derivative)));
@@ -322,7 +348,8 @@ std::pair<Matrix<S>, Matrix<S>> rational_quadratic_spline(const Matrix<S>& in, c
                                                           const Matrix<S>& active, const SplineShape& shape, bool inverse) {
   detail::check_spline_inputs(in, theta, active, shape);
   Matrix<S> out;
-  detail::rational_quadratic_values(in, theta, active, shape.bins, S(shape.tail_bound), inverse, out);
+  detail::rational_quadratic_values(in, detail::spline_table(theta, shape.bins, in.cols()), active, shape.bins,
+                                    S(shape.tail_bound), inverse, out);
   return {out.leftCols(in.cols()), out.rightCols(1)};
 }
 
@@ -337,8 +364,15 @@ std::pair<Var<S>, Var<S>> rational_quadratic_spline(const Var<S>& in, const Var<
   node.input = {in.index(), theta.index()};
   node.integer = {shape.bins, inverse ? 1 : 0};
   node.scalar[0] = S(shape.tail_bound);
-  node.saved = active;
-  detail::rational_quadratic_values(in.value(), theta.value(), node.saved, shape.bins, S(shape.tail_bound), inverse, node.value);
+  // saved: spline_table(θ) in its first N rows, for the backward pass too; the
+  // active-column mask in the first D entries of row N.
+  const Index n = in.rows(), dim = in.cols();
+  node.saved.resize(n + 1, theta.cols());
+  node.saved.topRows(n) = detail::spline_table(theta.value(), shape.bins, dim);
+  node.saved.row(n).setZero();
+  node.saved.row(n).head(dim) = active;
+  detail::rational_quadratic_values(in.value(), node.saved.topRows(n), node.saved.row(n), shape.bins, S(shape.tail_bound),
+                                    inverse, node.value);
   const Var<S> both = tape.last();
   return {columns(both, 0, in.cols()), columns(both, in.cols(), 1)};
 }
