@@ -57,52 +57,7 @@ namespace detail {
 constexpr double spline_min_bin = 1e-3;
 constexpr double spline_min_derivative = 1e-3;
 
-/// A value with its partial derivatives along N directions (forward mode):
-/// exact local partials of the bin formula without deriving each by hand.
-template <class S, int N>
-struct Dual {
-  S v{};
-  std::array<S, N> d{};
-  Dual() = default;
-  Dual(S value) : v(value) {}  // NOLINT: constants promote implicitly
-  static Dual seed(S value, int direction) {
-    Dual out(value);
-    out.d[static_cast<std::size_t>(direction)] = S(1);
-    return out;
-  }
-  friend Dual operator+(const Dual& a, const Dual& b) {
-    Dual out(a.v + b.v);
-    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] + b.d[i];
-    return out;
-  }
-  friend Dual operator-(const Dual& a, const Dual& b) {
-    Dual out(a.v - b.v);
-    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] - b.d[i];
-    return out;
-  }
-  friend Dual operator*(const Dual& a, const Dual& b) {
-    Dual out(a.v * b.v);
-    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] * b.v + a.v * b.d[i];
-    return out;
-  }
-  // One division per op, N multiplications by its reciprocal for the partials:
-  // the backward pass runs four of them per element.
-  friend Dual operator/(const Dual& a, const Dual& b) {
-    Dual out(a.v / b.v);
-    const S inverse = S(1) / b.v;
-    for (int i = 0; i < N; ++i) out.d[i] = (a.d[i] - out.v * b.d[i]) * inverse;
-    return out;
-  }
-  friend Dual log(const Dual& a) {
-    Dual out(std::log(a.v));
-    const S inverse = S(1) / a.v;
-    for (int i = 0; i < N; ++i) out.d[i] = a.d[i] * inverse;
-    return out;
-  }
-};
-using std::log;
-
-/// y and log dy/dx inside one bin (eqs. 4 and 5), for plain or dual numbers.
+/// y and log dy/dx inside one bin (eqs. 4 and 5).
 template <class T>
 void rational_quadratic_bin(const T& x, const T& x0, const T& x1, const T& y0, const T& y1, const T& d0, const T& d1,
                             T& y, T& log_slope) {
@@ -116,7 +71,7 @@ void rational_quadratic_bin(const T& x, const T& x0, const T& x1, const T& y0, c
   // One log of the whole ratio: s ≤ 2B/(2B·m) = 1e3 and every δ ≥ 1e-3, so
   // s²·(…)/denominator² stays far inside float's range.
   const T ratio = s / denominator;
-  log_slope = log(ratio * ratio * (d1 * xi * xi + T(2) * s * both + d0 * one_minus * one_minus));
+  log_slope = std::log(ratio * ratio * (d1 * xi * xi + T(2) * s * both + d0 * one_minus * one_minus));
 }
 
 /// Every element's normalised parameters, laid out as θ (column p·D + i): the
@@ -146,6 +101,41 @@ Matrix<S> spline_table(const Matrix<S>& theta, Index bins, Index dim) {
   table.rightCols(interior).array() = S(spline_min_derivative) + (theta.rightCols(interior).array() + shift).max(S(0)) +
                                       table.rightCols(interior).array().log1p();
   return table;
+}
+
+/// The partials of eqs. 4 and 5 along (x, x_k, x_{k+1}, y_k, y_{k+1}, δ_k, δ_{k+1}):
+/// dy[i] = ∂y/∂·, dlog[i] = ∂ log dy/dx / ∂·. With ξ, s, h, δ's as the free variables,
+///   y = y_k + h·q, q = N/den, N = sξ² + δ_k ξ(1−ξ), den = s + (δ_{k+1} + δ_k − 2s) ξ(1−ξ)
+///   log y' = 2 log s + log M − 2 log den,  M = δ_{k+1}ξ² + 2s ξ(1−ξ) + δ_k(1−ξ)²
+/// then through ξ = (x − x_k)/w, s = h/w, w = x_{k+1} − x_k, h = y_{k+1} − y_k.
+template <class S>
+void rational_quadratic_bin_partials(S x, S x0, S x1, S y0, S y1, S d0, S d1, std::array<S, 7>& dy, std::array<S, 7>& dlog) {
+  const S w = x1 - x0, h = y1 - y0, inv_w = S(1) / w;
+  const S s = h * inv_w, xi = (x - x0) * inv_w, one_minus = S(1) - xi, both = xi * one_minus;
+  const S c = d1 + d0 - S(2) * s, den = s + c * both, inv_den = S(1) / den;
+  const S q = (s * xi * xi + d0 * both) * inv_den;
+  const S m = d1 * xi * xi + S(2) * s * both + d0 * one_minus * one_minus, inv_m = S(1) / m;
+  // ∂den: along ξ c(1 − 2ξ), along s 1 − 2ξ(1−ξ), along either δ ξ(1−ξ).
+  const S den_xi = c * (S(1) - S(2) * xi), den_s = S(1) - S(2) * both;
+  // y's partials along ξ, s, h, δ_k, δ_{k+1} (and 1 along y_k).
+  const S y_xi = h * ((S(2) * s * xi + d0 * (S(1) - S(2) * xi)) - q * den_xi) * inv_den;
+  const S y_s = h * (xi * xi - q * den_s) * inv_den;
+  const S y_h = q, y_d0 = h * (both - q * both) * inv_den, y_d1 = -h * q * both * inv_den;
+  // log y′'s along the same.
+  const S l_xi = (S(2) * d1 * xi + S(2) * s * (S(1) - S(2) * xi) - S(2) * d0 * one_minus) * inv_m - S(2) * den_xi * inv_den;
+  const S l_s = S(2) / s + S(2) * both * inv_m - S(2) * den_s * inv_den;
+  const S l_d0 = one_minus * one_minus * inv_m - S(2) * both * inv_den, l_d1 = xi * xi * inv_m - S(2) * both * inv_den;
+  const auto chain = [&](S f_xi, S f_s, S f_h, S f_y0, S f_d0, S f_d1, std::array<S, 7>& out) {
+    out[0] = f_xi * inv_w;
+    out[1] = (f_xi * (xi - S(1)) + f_s * s) * inv_w;
+    out[2] = -(f_xi * xi + f_s * s) * inv_w;
+    out[3] = f_y0 - f_s * inv_w - f_h;
+    out[4] = f_s * inv_w + f_h;
+    out[5] = f_d0;
+    out[6] = f_d1;
+  };
+  chain(y_xi, y_s, y_h, S(1), y_d0, y_d1, dy);
+  chain(l_xi, l_s, S(0), S(0), l_d0, l_d1, dlog);
 }
 
 /// One coordinate's knots from its row of spline_table.
@@ -279,22 +269,19 @@ void rational_quadratic_backward(Tape<S>& tape, std::size_t self) {
       const Index k = knots.bin(inverse ? knots.y : knots.x, v);
       const auto u = static_cast<std::size_t>(k);
       const S x = inverse ? node.value(r, j) : v;
-      // Partials of y and log dy/dx along (x, x_k, x_{k+1}, y_k, y_{k+1}, δ_k, δ_{k+1}).
-      using D7 = Dual<S, 7>;
-      D7 y, log_slope;
-      rational_quadratic_bin(D7::seed(x, 0), D7::seed(knots.x[u], 1), D7::seed(knots.x[u + 1], 2), D7::seed(knots.y[u], 3),
-                             D7::seed(knots.y[u + 1], 4), D7::seed(knots.derivative(k), 5), D7::seed(knots.derivative(k + 1), 6), y,
-                             log_slope);
+      std::array<S, 7> dy, dlog;  // along (x, x_k, x_{k+1}, y_k, y_{k+1}, δ_k, δ_{k+1})
+      rational_quadratic_bin_partials(x, knots.x[u], knots.x[u + 1], knots.y[u], knots.y[u + 1], knots.derivative(k),
+                                      knots.derivative(k + 1), dy, dlog);
       std::array<S, 7> d_out{}, d_log{};  // d(output)/d·, d(row log-det)/d·; slot 0 is the op's input
       if (!inverse) {
-        d_out = y.d;
-        d_log = log_slope.d;
+        d_out = dy;
+        d_log = dlog;
       } else {  // x = y⁻¹(v): dx/dv = 1/y', dx/dθ = −(∂y/∂θ)/y'; log-det −log y'(x)
-        const S slope = y.d[0];
+        const S slope = dy[0];
         d_out[0] = S(1) / slope;
-        for (int i = 1; i < 7; ++i) d_out[i] = -y.d[i] / slope;
-        d_log[0] = -log_slope.d[0] * d_out[0];
-        for (int i = 1; i < 7; ++i) d_log[i] = -(log_slope.d[i] + log_slope.d[0] * d_out[i]);
+        for (int i = 1; i < 7; ++i) d_out[i] = -dy[i] / slope;
+        d_log[0] = -dlog[0] * d_out[0];
+        for (int i = 1; i < 7; ++i) d_log[i] = -(dlog[i] + dlog[0] * d_out[i]);
       }
       const S g_point = g(r, j), g_log = g(r, dim);
       std::array<S, 7> grad{};
