@@ -91,8 +91,12 @@ def half_mask(d, parity):
 
 
 def build(flow, d):
+    mix = d >= 3  # coupling flows beyond 2D: a learned LU map between couplings (train_defaults.hpp)
     if flow == "realnvp":
-        return Stack([AffineCoupling(half_mask(d, k), 32) for k in range(12)], d)
+        layers = []
+        for k in range(12):
+            layers += ([LuLinear(d)] if mix and k > 0 else []) + [AffineCoupling(half_mask(d, k), 32)]
+        return Stack(layers, d)
     if flow == "glow":
         layers = []
         for k in range(8):
@@ -113,7 +117,7 @@ def build(flow, d):
             layer = SplineCoupling(half_mask(d, k), 32, 8, bound=5.0)
             nn.init.zeros_(layer.net[-1].weight)
             nn.init.zeros_(layer.net[-1].bias)
-            layers.append(layer)
+            layers += ([LuLinear(d)] if mix and k > 0 else []) + [layer]
         return Stack(layers, d)
     raise SystemExit("unknown flow " + flow)
 

@@ -71,7 +71,7 @@ struct FlowSpec {
   Conditioner conditioner = Conditioner::separate;
   SplineShape spline;                  ///< nsf, nsf-ar
   std::string order = "reverse";       ///< maf, iaf, nsf-ar: natural | reverse | random
-  std::string mix = "none";            ///< between coupling or autoregressive layers: none | permute | lu
+  std::string mix;                     ///< between coupling or autoregressive layers: none | permute | lu ("": none)
   bool actnorm = false;                ///< an ActNorm before each coupling or autoregressive layer
   bool batch_norm = false;             ///< a BatchNorm between coupling or autoregressive layers
   bool sampling = false;               ///< planar, radial: place them in the sampling direction (Inverted)
@@ -135,9 +135,10 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
     throw ValueError("the " + spec.family + " flow has no network to condition on a context; use a coupling, autoregressive "
                      "or continuous flow (realnvp, nice, glow, maf, iaf, nsf, nsf-ar, cnf)");
   if (spec.conditional_base && context_dim == 0) throw ValueError("a conditional base needs a context");
-  if (!(autoregressive || coupling) && (spec.mix != "none" || spec.actnorm || spec.batch_norm))
+  const bool mixes = !spec.mix.empty() && spec.mix != "none";
+  if (!(autoregressive || coupling) && (mixes || spec.actnorm || spec.batch_norm))
     throw ValueError("--mix, --actnorm and --batch-norm apply to coupling and autoregressive flows, not to " + spec.family);
-  if (spec.mix != "none" && spec.mix != "permute" && spec.mix != "lu")
+  if (mixes && spec.mix != "permute" && spec.mix != "lu")
     throw ValueError("unknown mix '" + spec.mix + "' (expected none, permute or lu)");
   const std::string mix = spec.family == "glow" ? "lu" : spec.mix;
   for (Index k = 0; k < spec.resolved_layers(); ++k) {

@@ -71,7 +71,7 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "glow", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar", "cnf"}));
   train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; glow, maf, iaf 8; nsf 6; nsf-ar 4; cnf 1)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf-ar and cnf's mlp dynamics 64)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--mix", o.flow.mix, "coupling and autoregressive flows: what goes between their layers, none | permute (random permutations) | lu (learned invertible linear maps) (default none)")
+  train_cmd->add_option("--mix", o.flow.mix, "coupling and autoregressive flows: what goes between their layers, none | permute (random permutations) | lu (learned invertible linear maps) (default: lu for coupling flows beyond 2D, else none)")
       ->check(CLI::IsMember({"none", "permute", "lu"}));
   train_cmd->add_flag("--actnorm", o.flow.actnorm, "coupling and autoregressive flows: an ActNorm before every layer (initialised from the first batch)");
   train_cmd->add_flag("--batch-norm", o.flow.batch_norm, "coupling and autoregressive flows: a batch-norm layer between their layers (batch statistics in training, the training data's in evaluation)");

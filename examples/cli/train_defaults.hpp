@@ -15,6 +15,9 @@
 //             flows memorise their points, and less data needs a stronger pull
 //   jitter    0.03, or 0 for dequantised or bounded data and for cnf (its noise costs a
 //             continuous flow more nats than it saves)
+//   mix       lu for coupling flows beyond 2D (alternating halves alone never let two
+//             coordinates of one half depend on each other: on mixed-moons at D = 8 with
+//             its moons unmixed, nsf lost 0.40 nats with none, 0.24 with lu), none otherwise
 //   flow      realnvp for D ≤ 2 (seeds 000 to 003), nsf for D ≥ 3 (the best of our
 //             flows on mixed-moons and the sklearn sets) and for a conditional density
 //             of one column (its couplings would be affine in x: a Gaussian given c)
@@ -44,6 +47,11 @@ inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index 
   if (o.patience < 0) o.patience = std::max<long long>(20, o.epochs / 2);
   if (o.weight_decay < 0) o.weight_decay = beyond_2d ? std::clamp(1600.0 / static_cast<double>(train_rows), 0.1, 1.0) : 1e-2;
   if (o.flow.family.empty()) o.flow.family = beyond_2d || (dim == 1 && context_dim > 0) ? "nsf" : "realnvp";
+  if (o.flow.mix.empty()) {
+    const std::string& f = o.flow.family;
+    const bool coupling = f == "nsf" || f == "realnvp" || f == "leaky-realnvp" || f == "nice";
+    o.flow.mix = beyond_2d && coupling ? "lu" : "none";
+  }
   if (o.jitter < 0) o.jitter = o.dequantize || !o.bounded.empty() || continuous ? 0 : 0.03;
   return o;
 }

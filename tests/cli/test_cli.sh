@@ -90,6 +90,10 @@ expect_ok "generate mixed-moons --dim 5" -- "$EIGENFLOW" generate --dataset mixe
 [ "$(head -1 mixed5.csv | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(wc -l <mixed5.csv)" -eq 201 ] && pass || fail "mixed-moons --dim 5 shape"
 expect_ok "train realnvp --mix lu --actnorm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --layers 2 --hidden 8 --mix lu --actnorm --out mixed.json
 grep -q '"type": *"lu_linear"' mixed.json && grep -q '"initialized": *true' mixed.json && pass || fail "mixed.json lacks an initialised actnorm or an lu_linear layer"
+expect_ok "train nsf with defaults on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --hidden 8 --out nsfdefault.json
+[ "$(grep -c '"type": *"lu_linear"' nsfdefault.json)" -eq 5 ] && grep -q '"type": *"spline_coupling"' nsfdefault.json && pass || fail "nsf beyond 2D: expected its 6 couplings mixed by 5 lu_linear layers by default"
+expect_ok "train nsf --mix none on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --hidden 8 --mix none --out nsfnone.json
+! grep -q '"type": *"lu_linear"' nsfnone.json && pass || fail "nsf --mix none saved an lu_linear layer"
 expect_ok "train maf --batch-norm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --flow maf --layers 3 --hidden 8 --batch-norm --out mafbn.json
 [ "$(grep -c '"type": *"batch_norm"' mafbn.json)" -eq 2 ] && pass || fail "maf --batch-norm saved no two batch_norm layers"
 expect_ok "generate mixed-moons --dim 4" -- "$EIGENFLOW" generate --dataset mixed-moons --dim 4 --n 50 --out mixed4.csv
