@@ -277,8 +277,9 @@ TEST_CASE("the spline inverts at, near and between its knots, and in its tails",
     Matrix<double> theta = random_theta(rng, 1, dim, shape, spread);
     theta = theta.replicate(n, 1).eval();
     Matrix<double> x = uniform_matrix(rng, n, dim, -4, 4);
+    const Matrix<double> table = detail::spline_table(theta, shape.bins, dim);
     for (Index j = 0; j < dim; ++j) {
-      const detail::SplineKnots<double> knots(detail::spline_table(theta, shape.bins, dim), 0, j, dim, shape.bins, shape.tail_bound);
+      const detail::SplineKnots<double> knots(table, 0, j, dim, shape.bins, shape.tail_bound);
       for (Index k = 0; k <= shape.bins; ++k)  // on every knot and a hair to either side, in x and in y
         for (int side = -1; side <= 1; ++side) {
           x(k * 6 + side + 1, j) = knots.x[static_cast<std::size_t>(k)] + side * 1e-12;

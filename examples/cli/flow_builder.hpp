@@ -90,6 +90,8 @@ struct FlowSpec {
   Index default_hidden() const {
     return family == "nsf-ar" || family == "maf" || family == "iaf" || (family == "cnf" && cnf.dynamics == "mlp") ? 64 : 32;
   }
+  /// The coupling families (alternating-half masks).
+  bool coupling() const { return family == "nsf" || family.find("realnvp") != std::string::npos || family == "nice" || family == "glow"; }
   Index resolved_layers() const { return layers > 0 ? layers : default_layers(); }
   Index resolved_hidden() const { return hidden > 0 ? hidden : default_hidden(); }
 };
@@ -124,8 +126,7 @@ FlowStack<S> build_flow(const FlowSpec& spec, Index dim, Random& rng, Index cont
   FlowStack<S> flow(dim, context_dim);
   const ConditionerShape shape{spec.resolved_hidden(), spec.depth, spec.activation, context_dim};
   const bool autoregressive = spec.family == "maf" || spec.family == "iaf" || spec.family == "nsf-ar";
-  const bool coupling = spec.family == "nsf" || spec.family.find("realnvp") != std::string::npos || spec.family == "nice" ||
-                        spec.family == "glow";
+  const bool coupling = spec.coupling();
   if ((autoregressive || coupling) && dim < 2 && context_dim == 0)
     throw ValueError("the " + spec.family + " flow needs data of dimension >= 2 (or a context), found " + std::to_string(dim));
   // alternating halves; one conditional dimension is transformed whole, as a function of c alone

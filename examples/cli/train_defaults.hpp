@@ -47,11 +47,7 @@ inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index 
   if (o.patience < 0) o.patience = std::max<long long>(20, o.epochs / 2);
   if (o.weight_decay < 0) o.weight_decay = beyond_2d ? std::clamp(1600.0 / static_cast<double>(train_rows), 0.1, 1.0) : 1e-2;
   if (o.flow.family.empty()) o.flow.family = beyond_2d || (dim == 1 && context_dim > 0) ? "nsf" : "realnvp";
-  if (o.flow.mix.empty()) {
-    const std::string& f = o.flow.family;
-    const bool coupling = f == "nsf" || f == "realnvp" || f == "leaky-realnvp" || f == "nice";
-    o.flow.mix = beyond_2d && coupling ? "lu" : "none";
-  }
+  if (o.flow.mix.empty()) o.flow.mix = beyond_2d && o.flow.coupling() ? "lu" : "none";  // glow has lu always
   if (o.jitter < 0) o.jitter = o.dequantize || !o.bounded.empty() || continuous ? 0 : 0.03;
   return o;
 }

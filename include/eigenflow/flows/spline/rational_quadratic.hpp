@@ -56,6 +56,8 @@ namespace detail {
 
 constexpr double spline_min_bin = 1e-3;
 constexpr double spline_min_derivative = 1e-3;
+/// c₀ = log(e^{1−m_δ} − 1): m_δ + softplus(0 + c₀) = 1, so a zero raw derivative gives δ = 1.
+inline double spline_derivative_shift() { return std::log(std::expm1(1.0 - spline_min_derivative)); }
 
 /// y and log dy/dx inside one bin (eqs. 4 and 5).
 template <class T>
@@ -77,8 +79,8 @@ void rational_quadratic_bin(const T& x, const T& x0, const T& x1, const T& y0, c
 /// Every element's normalised parameters, laid out as θ (column p·D + i): the
 /// width and height softmax probabilities, then δ_k for the interior knots.
 /// Computed over whole column blocks, so the exps and log1ps run on the CPU's
-/// vectors (one exp kernel call over the table; scalar exps per element were
-/// a sixth of an NSF training step).
+/// vectors (one exp kernel call over the table; scalar expf and log1pf per
+/// element were a fifth of an NSF-AR training step).
 template <class S>
 Matrix<S> spline_table(const Matrix<S>& theta, Index bins, Index dim) {
   Matrix<S> table(theta.rows(), theta.cols());
@@ -89,7 +91,7 @@ Matrix<S> spline_table(const Matrix<S>& theta, Index bins, Index dim) {
     for (Index k = 0; k < bins; ++k) block(table, first + k) = block(theta, first + k) - largest;
   }
   // δ = m_δ + softplus(z), z = raw + c₀: = m_δ + max(z, 0) + log1p(e^{−|z|}).
-  const S shift = S(std::log(std::expm1(1.0 - spline_min_derivative)));
+  const S shift = S(spline_derivative_shift());
   const Index interior = (bins - 1) * dim;
   table.rightCols(interior) = -(theta.rightCols(interior).array() + shift).abs().matrix();
   fn::evaluate<fn::Exp>(table, table);
@@ -303,7 +305,7 @@ void rational_quadratic_backward(Tape<S>& tape, std::size_t self) {
           theta.adjoint(r, (axis * bins + i) * dim + j) += squeeze * p[static_cast<std::size_t>(i)] * (g_w(i) - weighted);
       }
       // δ_m = m_δ + softplus(raw + c₀) for interior m: dδ/draw = sigmoid(raw + c₀).
-      const S shift = S(std::log(std::expm1(1.0 - spline_min_derivative)));
+      const S shift = S(spline_derivative_shift());
       for (int side = 0; side < 2; ++side) {
         const Index m = k + side;
         if (m < 1 || m > bins - 1) continue;
