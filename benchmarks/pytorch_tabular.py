@@ -114,7 +114,7 @@ def build(flow, d):
     if flow == "nsf":
         layers = []
         for k in range(6):
-            layer = SplineCoupling(half_mask(d, k), 32, 8, bound=5.0)
+            layer = SplineCoupling(half_mask(d, k), 32, 4 if d >= 3 else 8, bound=5.0)  # bins: train_defaults.hpp
             nn.init.zeros_(layer.net[-1].weight)
             nn.init.zeros_(layer.net[-1].bias)
             layers += ([LuLinear(d)] if mix and k > 0 else []) + [layer]

@@ -75,7 +75,7 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "permute", "lu"}));
   train_cmd->add_flag("--actnorm", o.flow.actnorm, "coupling and autoregressive flows: an ActNorm before every layer (initialised from the first batch)");
   train_cmd->add_flag("--batch-norm", o.flow.batch_norm, "coupling and autoregressive flows: a batch-norm layer between their layers (batch statistics in training, the training data's in evaluation)");
-  train_cmd->add_option("--bins", o.flow.spline.bins, "spline bins of nsf and nsf-ar (default 8)")->check(CLI::Range(2, 128));
+  train_cmd->add_option("--bins", o.bins, "spline bins of nsf and nsf-ar (default 8; nsf beyond 2D 4)")->check(CLI::Range(2, 128));
   train_cmd->add_option("--tail-bound", o.flow.spline.tail_bound, "nsf, nsf-ar: the splines act on [-B, B] of the standardised data, identity outside (default 5)");
   train_cmd->add_option("--order", o.flow.order, "maf, iaf, nsf-ar: order between layers, natural | reverse (alternating) | random (default reverse)")
       ->check(CLI::IsMember({"natural", "reverse", "random"}));

@@ -51,6 +51,7 @@ struct Options {
   // at D = 8; see benchmarks/README.md. −1: chosen from the data's size (train_defaults.hpp).
   std::string activation = "relu", conditioner = "separate", optimizer = "adamw", precision = "float", schedule = "cosine";
   long long batch = -1, epochs = -1, patience = -1, threads = 0;
+  long long bins = -1;  ///< spline bins of nsf and nsf-ar: −1 chosen (train_defaults.hpp), else flow.spline.bins
   double lr = 3e-3, weight_decay = -1, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
   double average_decay = 0.998, jitter = -1;  ///< jitter −1: 0.03, or 0 for dequantised or bounded data and for cnf
   // preprocessing inside the model

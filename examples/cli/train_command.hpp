@@ -174,9 +174,11 @@ int train_command(const Options& given) {
   joint_split = DataSplit();
   require(split.train.rows() >= 2, "too few training points after the split");
   const Options o = with_data_defaults(given, split.train.rows(), dim, context_dim);
-  std::printf("train flow=%s layers=%lld hidden=%lld batch=%lld epochs=%lld patience=%lld weight_decay=%g jitter=%g "
+  const bool spline = o.flow.family == "nsf" || o.flow.family == "nsf-ar";
+  std::printf("train flow=%s layers=%lld hidden=%lld%s batch=%lld epochs=%lld patience=%lld weight_decay=%g jitter=%g "
               "(N=%lld training rows, D=%lld%s)\n",
               o.flow.family.c_str(), static_cast<long long>(o.flow.resolved_layers()), static_cast<long long>(o.flow.resolved_hidden()),
+              spline ? (" bins=" + std::to_string(o.flow.spline.bins)).c_str() : "",
               o.batch, o.epochs, o.patience, o.weight_decay, o.jitter, static_cast<long long>(split.train.rows()),
               static_cast<long long>(dim), context_dim > 0 ? (", context K=" + std::to_string(context_dim)).c_str() : "");
   std::fflush(stdout);

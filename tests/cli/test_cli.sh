@@ -152,6 +152,9 @@ expect_ok "train --dequantize" -- "$EIGENFLOW" train --data ints.csv --dequantiz
 grep -Eq '^bits_per_dim train=[0-9.]+ val=[0-9.]+ test=[0-9.]+' out.txt && pass || fail "train --dequantize prints bits per dimension: $(cat out.txt)"
 tr -d ' \n' <deq.json | grep -q '"dequantize":\[0,1,2\]' && pass || fail "the model file records the dequantized columns"
 grep -q '^train flow=nsf .*D=3)' out.txt && pass || fail "beyond 2D the default flow is nsf: $(head -1 out.txt)"
+grep -q '^train flow=nsf layers=2 hidden=8 bins=4 ' out.txt && tr -d ' \n' <deq.json | grep -q '"bins":4,' && pass || fail "beyond 2D nsf defaults to 4 bins, in the model file too: $(head -1 out.txt)"
+expect_ok "train --bins beyond 2D" -- "$EIGENFLOW" train --data ints.csv --dequantize --epochs 1 --layers 2 --hidden 8 --bins 6 --out deq6.json
+tr -d ' \n' <deq6.json | grep -q '"bins":6,' && ! tr -d ' \n' <deq6.json | grep -q '"bins":4,' && pass || fail "--bins wins over the data's default"
 expect_ok "sample a dequantized model" -- "$EIGENFLOW" sample --model deq.json --n 200 --out deq-samples.csv
 awk -F, 'NR > 1 { for (j = 1; j <= NF; ++j) if ($j != int($j)) bad++ } END { exit bad > 0 }' deq-samples.csv && pass || fail "a dequantized model samples integers"
 expect_ok "logprob of integers under a dequantized model" -- "$EIGENFLOW" logprob --model deq.json --in ints.csv --draws 4 --out deq-logp.csv
