@@ -334,6 +334,39 @@ expect_error "fit a flow with a learnable base" 2 "--flow" v.json -- "$EIGENFLOW
 expect_error "plot with a target and data" 2 "--target" p.png -- "$EIGENFLOW" plot --model model.json --target u1 --data moons.csv --out p.png
 expect_error "unknown subcommand" 2 "" "" -- "$EIGENFLOW" fly
 
+# ---- every fitted model scores 20,000 of its own samples (issue 35) ------------
+# The points a model draws are the points it must always be able to score: planar's
+# root finding once cycled on them (in float, this seed and length did it before the fix).
+for precision in float double; do
+  expect_ok "fit u4 with 32 planar layers ($precision)" -- "$EIGENFLOW" fit --target u4 --flow planar --layers 32 --seed 1 \
+    --steps 10000 --precision $precision --out "own-planar-$precision.json"
+  expect_ok "fit u4 with 16 radial layers ($precision)" -- "$EIGENFLOW" fit --target u4 --flow radial --layers 16 --seed 2 \
+    --steps 2000 --precision $precision --out "own-radial-$precision.json"
+  expect_ok "train planar ($precision)" -- "$EIGENFLOW" train --dataset two-moons --n 500 --epochs 20 --flow planar \
+    --layers 8 --precision $precision --out "own-train-planar-$precision.json"
+done
+# every model file the command line wrote above (not checkpoints, not the broken files
+# made for the error checks): name, context width, scalar, from its top-level keys
+# (model files are written with a one-space indent)
+for path in *.json; do
+  case "$path" in truncated.json | unknown.json | version.json | format.json | cnf-euler.json) continue ;; esac
+  grep -q '^ "format": "eigenflow.model"' "$path" || continue
+  context_dim=$(sed -n 's/^ "context_dim": \([0-9]*\).*/\1/p' "$path")
+  echo "$path ${context_dim:-0} $(sed -n 's/^ "scalar": "\(.*\)".*/\1/p' "$path")"
+done >models.txt
+grep -q ' float32$' models.txt && grep -q ' float64$' models.txt && pass || fail "models of both precisions are checked: $(cat models.txt)"
+while read -r model context_dim scalar; do
+  context=()
+  [ "$context_dim" -gt 0 ] && context=(--context "$(printf '0.5%.0s,' $(seq "$context_dim") | sed 's/,$//')")
+  if "$EIGENFLOW" sample --model "$model" --n 20000 --seed 9 "${context[@]}" --out own.csv >/dev/null 2>err.txt &&
+     "$EIGENFLOW" logprob --model "$model" --in own.csv --out own-logp.csv >/dev/null 2>>err.txt; then
+    awk -F, 'NR > 1 { n++; if ($NF ~ /nan|inf/) bad++ } END { exit !(n == 20000 && bad == 0) }' own-logp.csv &&
+      pass || fail "$model ($scalar) scores its own samples with finite log-densities"
+  else
+    fail "$model ($scalar) scores its own 20,000 samples: $(head -c 300 err.txt)"
+  fi
+done <models.txt
+
 # an earlier output is not overwritten by a failing run
 cp samples.csv keep.csv
 "$EIGENFLOW" sample --model truncated.json --n 5 --out keep.csv 2>/dev/null

@@ -5,11 +5,11 @@
 //   û = u + (m(wᵀu) − wᵀu)·w/‖w‖²,   m(a) = −1 + softplus(a)
 // gives ûᵀw = m(wᵀu) > −1 for any raw u.
 //
-// Inverse (which seed 003 lacked): with α = wᵀx, wᵀz = α + m·tanh(α + b),
-// strictly increasing in α, with α in [wᵀz − |m|, wᵀz + |m|]. A safeguarded
-// Newton iteration solves it to machine precision, then x = z − û·tanh(α + b).
+// Inverse (which seed 003 lacked): with t = wᵀx + b, wᵀz + b = t + m·tanh(t),
+// strictly increasing in t, with t in [wᵀz + b − |m|, wᵀz + b + |m|]. A safeguarded
+// Newton iteration solves it to the last digits of t, then x = z − û·tanh(t).
 // On a tape the solution enters through one more Newton step taken on the
-// tape, α = α* − g(α*)/g′(α*): its value is α* and its derivative is the
+// tape, t = t* − g(t*)/g′(t*): its value is t* and its derivative is the
 // implicit-function gradient −(∂g/∂θ)/g′, so the inverse is trainable too.
 #pragma once
 
@@ -72,16 +72,13 @@ class Planar : public LayerBase<Planar<S>, S> {
   template <class C>
   std::pair<typename C::Value, typename C::Value> inverse_math(C& context, const typename C::Value& z) const {
     const auto [u_hat, m] = constrained(context);
-    const auto w = context.param(w_);
-    const auto b = context.param(b_);
-    const auto target = matmul(z, transpose(w));  // wᵀz per row
-    const auto solved = context.constant(solve_alpha(value_of(target), value_of(m)(0, 0), value_of(b)(0, 0)));
-    // One Newton step on g(α) = α + m·tanh(α + b) − wᵀz, recorded: value α*, gradient by the implicit function theorem.
-    const auto tanh_solved = tanh(add(solved, b));
+    const auto target = linear(z, context.param(w_), context.param(b_));  // wᵀz + b per row
+    const auto solved = context.constant(solve_pre_activation(value_of(target), value_of(m)(0, 0)));
+    // One Newton step on g(t) = t + m·tanh(t) − (wᵀz + b), recorded: value t*, gradient by the implicit function theorem.
+    const auto tanh_solved = tanh(solved);
     const auto residual = sub(add(solved, mul(tanh_solved, m)), target);
     const auto slope = add_scalar(mul(one_minus_square(tanh_solved), m), S(1));
-    const auto alpha = sub(solved, div(residual, slope));
-    auto h = tanh(add(alpha, b));
+    auto h = tanh(sub(solved, div(residual, slope)));
     auto x = sub(z, matmul(h, u_hat));
     return {std::move(x), scale(log_det(h, m), S(-1))};
   }
@@ -105,20 +102,23 @@ class Planar : public LayerBase<Planar<S>, S> {
   template <class V>
   static V log_det(const V& h, const V& m) { return log1p(mul(one_minus_square(h), m)); }
 
-  static Matrix<S> solve_alpha(const Matrix<S>& target, S m, S b) {
-    Matrix<S> alpha(target.rows(), 1);
+  // t = wᵀx + b solves t + m·tanh(t) = wᵀz + b =: c, inside [c − |m|, c + |m|]. Solving
+  // for t rather than α = wᵀx keeps a large |b| out of the root's precision: where the
+  // map is steep (|t| ≪ 1) t is found to its own last digits, not to eps·|b|.
+  static Matrix<S> solve_pre_activation(const Matrix<S>& target, S m) {
+    Matrix<S> t(target.rows(), 1);
     const S reach = std::abs(m);
     for (Index i = 0; i < target.rows(); ++i) {
-      const S y = target(i, 0);
-      if (!std::isfinite(y)) throw ValueError("Planar.inverse: non-finite input at row " + std::to_string(i));
-      auto g = [&](S a) { return a + m * std::tanh(a + b) - y; };
+      const S c = target(i, 0);
+      if (!std::isfinite(c)) throw ValueError("Planar.inverse: non-finite input at row " + std::to_string(i));
+      auto g = [&](S a) { return a + m * std::tanh(a) - c; };
       auto dg = [&](S a) {
-        const S t = std::tanh(a + b);
-        return S(1) + m * (S(1) - t * t);
+        const S h = std::tanh(a);
+        return S(1) + m * (S(1) - h * h);
       };
-      alpha(i, 0) = detail::solve_increasing<S>(g, dg, y - reach, y + reach, y - m * std::tanh(y + b), "Planar.inverse");
+      t(i, 0) = detail::solve_increasing<S>(g, dg, c - reach, c + reach, c - m * std::tanh(c), "Planar.inverse");
     }
-    return alpha;
+    return t;
   }
 
   Parameter<S> u_, w_, b_;
