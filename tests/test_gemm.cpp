@@ -54,71 +54,79 @@ Index entries_outside(const Matrix<S>& c, const MatrixW& reference, const Matrix
   return outside;
 }
 
-/// Checks c0 + alpha · op(a) · op(b), formed by `product`, against a wider-precision reference:
-/// each entry within the classic bound k·eps·(|c0| + |alpha|·|op(a)|·|op(b)|) of a k-term sum.
-template <class S, class Product>
-void check_product(const Shape& shape, bool transpose_a, bool transpose_b, S alpha, const Product& product) {
+/// One shape and transposition: the operands and their wider-precision product
+/// op(a)·op(b) and magnitude |op(a)|·|op(b)|, computed once and checked on every path
+/// (the long-double products were most of this file's run time).
+template <class S>
+struct ProductCase {
   using W = Wide<S>;
-  const Matrix<S> a = transpose_a ? random_matrix<S>(shape.k, shape.m, 1) : random_matrix<S>(shape.m, shape.k, 1);
-  const Matrix<S> b = transpose_b ? random_matrix<S>(shape.n, shape.k, 2) : random_matrix<S>(shape.k, shape.n, 2);
-  const Matrix<S> c0 = random_matrix<S>(shape.m, shape.n, 3);
-  Matrix<S> c = c0;
-  product(c, alpha, a, transpose_a, b, transpose_b);
-
   using MatrixW = Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic>;
-  const MatrixW op_a = widened_op<W>(a, transpose_a), op_b = widened_op<W>(b, transpose_b);
-  const MatrixW reference = c0.template cast<W>() + W(alpha) * op_a * op_b;
-  const MatrixW magnitude = c0.template cast<W>().cwiseAbs() + std::abs(W(alpha)) * op_a.cwiseAbs() * op_b.cwiseAbs();
-  const W gamma = W(shape.k + 1) * W(std::numeric_limits<S>::epsilon());
-  INFO("m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)=" << (transpose_a ? "aT" : "a")
-            << " op(b)=" << (transpose_b ? "bT" : "b") << " alpha=" << alpha);
-  CHECK(entries_outside(c, reference, magnitude, gamma) == 0);
-}
+  Matrix<S> a, b;
+  bool transpose_a, transpose_b;
+  MatrixW product, magnitude;
+  ProductCase(const Shape& shape, bool ta, bool tb, unsigned seed)
+      : a(ta ? random_matrix<S>(shape.k, shape.m, seed) : random_matrix<S>(shape.m, shape.k, seed)),
+        b(tb ? random_matrix<S>(shape.n, shape.k, seed + 1) : random_matrix<S>(shape.k, shape.n, seed + 1)),
+        transpose_a(ta),
+        transpose_b(tb) {
+    const MatrixW op_a = widened_op<W>(a, ta), op_b = widened_op<W>(b, tb);
+    product = op_a * op_b;
+    magnitude = op_a.cwiseAbs() * op_b.cwiseAbs();
+  }
+  /// The bound of a k-term sum: k·eps, with one more term for what is added to it.
+  static W gamma(const Shape& shape) { return W(shape.k + 1) * W(std::numeric_limits<S>::epsilon()); }
+};
 
+/// Checks c0 + alpha · op(a) · op(b), formed by `product` on every path and for two alphas,
+/// against the wider-precision reference: each entry within the classic bound
+/// k·eps·(|c0| + |alpha|·|op(a)|·|op(b)|) of a k-term sum.
 template <class S, class Product>
 void check_all_shapes(const Product& product, const std::vector<Isa>& isas = test::supported_isas()) {
-  for (const Isa isa : isas) {
-    const test::ScopedIsa path(isa);
-    INFO("path " << to_string(isa));
-    for (const Shape& shape : shapes)
+  using W = Wide<S>;
+  for (const Shape& shape : shapes)
     for (const bool transpose_a : {false, true})
-      for (const bool transpose_b : {false, true})
-          for (const S alpha : {S(1), S(-0.5)}) check_product<S>(shape, transpose_a, transpose_b, alpha, product);
-  }
+      for (const bool transpose_b : {false, true}) {
+        const ProductCase<S> operands(shape, transpose_a, transpose_b, 1);
+        const Matrix<S> c0 = random_matrix<S>(shape.m, shape.n, 3);
+        for (const Isa isa : isas) {
+          const test::ScopedIsa path(isa);
+          for (const S alpha : {S(1), S(-0.5)}) {
+            Matrix<S> c = c0;
+            product(c, alpha, operands.a, transpose_a, operands.b, transpose_b);
+            const auto reference = (c0.template cast<W>() + W(alpha) * operands.product).eval();
+            const auto magnitude = (c0.template cast<W>().cwiseAbs() + std::abs(W(alpha)) * operands.magnitude).eval();
+            INFO("path " << to_string(isa) << " m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)="
+                         << (transpose_a ? "aT" : "a") << " op(b)=" << (transpose_b ? "bT" : "b") << " alpha=" << alpha);
+            CHECK(entries_outside(c, reference, magnitude, ProductCase<S>::gamma(shape)) == 0);
+          }
+        }
+      }
 }
 
 /// Checks c = act(op(a) · op(b) + bias), formed by `affine` on a c full of NaN (its old
 /// content must not be read), within the same bound; ReLU is 1-Lipschitz, so it keeps it.
 template <class S, class Affine>
-void check_bias_act(const Shape& shape, bool transpose_a, bool transpose_b, bool relu, const Affine& affine) {
-  using W = Wide<S>;
-  const Matrix<S> a = transpose_a ? random_matrix<S>(shape.k, shape.m, 7) : random_matrix<S>(shape.m, shape.k, 7);
-  const Matrix<S> b = transpose_b ? random_matrix<S>(shape.n, shape.k, 8) : random_matrix<S>(shape.k, shape.n, 8);
-  const Matrix<S> bias = random_matrix<S>(1, shape.n, 9);
-  Matrix<S> c = Matrix<S>::Constant(shape.m, shape.n, std::numeric_limits<S>::quiet_NaN());
-  affine(c, a, transpose_a, b, transpose_b, bias, relu);
-
-  using MatrixW = Eigen::Matrix<W, Eigen::Dynamic, Eigen::Dynamic>;
-  const MatrixW op_a = widened_op<W>(a, transpose_a), op_b = widened_op<W>(b, transpose_b);
-  MatrixW reference = (op_a * op_b).rowwise() + bias.template cast<W>().row(0);
-  if (relu) reference = reference.cwiseMax(W(0));
-  const MatrixW magnitude = (op_a.cwiseAbs() * op_b.cwiseAbs()).rowwise() + bias.template cast<W>().cwiseAbs().row(0);
-  const W gamma = W(shape.k + 1) * W(std::numeric_limits<S>::epsilon());
-  INFO("m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)=" << (transpose_a ? "aT" : "a")
-            << " op(b)=" << (transpose_b ? "bT" : "b") << " relu=" << relu);
-  CHECK(entries_outside(c, reference, magnitude, gamma) == 0);
-}
-
-template <class S, class Affine>
 void check_all_bias_act(const Affine& affine, const std::vector<Isa>& isas = test::supported_isas()) {
-  for (const Isa isa : isas) {
-    const test::ScopedIsa path(isa);
-    INFO("path " << to_string(isa));
-    for (const Shape& shape : shapes)
+  using W = Wide<S>;
+  for (const Shape& shape : shapes)
     for (const bool transpose_a : {false, true})
-      for (const bool transpose_b : {false, true})
-          for (const bool relu : {false, true}) check_bias_act<S>(shape, transpose_a, transpose_b, relu, affine);
-  }
+      for (const bool transpose_b : {false, true}) {
+        const ProductCase<S> operands(shape, transpose_a, transpose_b, 7);
+        const Matrix<S> bias = random_matrix<S>(1, shape.n, 9);
+        const auto affine_reference = (operands.product.rowwise() + bias.template cast<W>().row(0)).eval();
+        const auto magnitude = (operands.magnitude.rowwise() + bias.template cast<W>().cwiseAbs().row(0)).eval();
+        for (const Isa isa : isas) {
+          const test::ScopedIsa path(isa);
+          for (const bool relu : {false, true}) {
+            Matrix<S> c = Matrix<S>::Constant(shape.m, shape.n, std::numeric_limits<S>::quiet_NaN());
+            affine(c, operands.a, transpose_a, operands.b, transpose_b, bias, relu);
+            const auto reference = relu ? affine_reference.cwiseMax(W(0)).eval() : affine_reference;
+            INFO("path " << to_string(isa) << " m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " op(a)="
+                         << (transpose_a ? "aT" : "a") << " op(b)=" << (transpose_b ? "bT" : "b") << " relu=" << relu);
+            CHECK(entries_outside(c, reference, magnitude, ProductCase<S>::gamma(shape)) == 0);
+          }
+        }
+      }
 }
 
 template <class S>
