@@ -270,7 +270,8 @@ int train_command(const Options& given) {
                test_nll = nll(evaluated.test, context.test);
   // Which parameters were saved: the last epoch's, or the best validation epoch's when clearly better.
   const bool last = result.history.empty() || result.kept_epoch == result.history.back().epoch;
-  const std::string kept = std::to_string(result.kept_epoch) + (last ? " (last)" : " (best validation)");
+  const std::string kept = std::to_string(result.kept_epoch) +
+                           (result.kept_epoch == 0 ? " (start)" : last ? " (last)" : " (best validation)");
   std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f kept_epoch=%s\n", format_nll(train_nll).c_str(),
               format_nll(val_nll).c_str(), format_nll(test_nll).c_str(), result.seconds, kept.c_str());
   if (o.dequantize)

@@ -66,7 +66,11 @@ struct TrainOptions {
   /// epoch's parameters when they beat the last epoch's clearly (detail::clearly_better: a
   /// paired mean gain over two robust standard errors), the last epoch's otherwise, as they
   /// are then as good and a noisy argmin would often pick a worse model. Never a clearly
-  /// worse model than the best one seen. false: the last epoch's (averaged) parameters.
+  /// worse model than the best one seen. The start counts as epoch 0: its validation NLL
+  /// is measured before the first step, and the run ends with the starting parameters
+  /// when the kept epoch's validation NLL is not lower (a flow started at a Gaussian
+  /// never ends worse than that Gaussian on validation). false: the last epoch's
+  /// (averaged) parameters.
   bool keep_best = true;
   std::uint64_t seed = 0;  ///< minibatch order
   double clip_norm = 0;    ///< gradient-norm clipping; 0: off
@@ -98,7 +102,10 @@ struct TrainResult {
   std::vector<EpochReport> history;
   Index best_epoch = 0;
   double best_validation_nll = std::numeric_limits<double>::quiet_NaN();  ///< the training NLL without validation data
-  Index kept_epoch = 0;  ///< the epoch whose parameters the flow ends with
+  Index kept_epoch = 0;  ///< the epoch whose parameters the flow ends with (0: the start)
+  /// The validation NLL of the starting parameters (NaN without validation data, without
+  /// keep_best, or on a resumed run, whose start the checkpoint does not hold).
+  double start_validation_nll = std::numeric_limits<double>::quiet_NaN();
   bool stopped_early = false;
   double seconds = 0;
   long long steps = 0;
@@ -299,6 +306,15 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     }
   };
 
+  // The start is a candidate too (keep_best): scored before any step or data-dependent
+  // initialisation changes it.
+  std::vector<Matrix<S>> start_values;
+  if (validating && options.keep_best && !options.resume) {
+    refresh_statistics();
+    result.start_validation_nll = detail::mean_nll(flow, validation_data, validation_context, 16384);
+    if (std::isfinite(result.start_validation_nll)) start_values = detail::snapshot(parameters);
+  }
+
   const long long steps_before = result.steps;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -411,6 +427,11 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       detail::restore(parameters, last);
       refresh_statistics();
     }
+  }
+  if (!start_values.empty() && !(detail::mean_nll(flow, validation_data, validation_context, 16384) < result.start_validation_nll)) {
+    detail::restore(parameters, start_values);
+    refresh_statistics();
+    result.kept_epoch = 0;
   }
   result.seconds = elapsed();
   return result;
