@@ -61,6 +61,46 @@ TEST_CASE("lu_linear starts as a random rotation", "[linear]") {
   CHECK(LuLinear<double>::random(6, a).weight() == LuLinear<double>::random(6, b).weight());
 }
 
+TEST_CASE("lu_linear factorizes any invertible W, pivoting where it must", "[linear]") {
+  Random rng(11);
+  for (Index dim : {1, 3, 8}) {
+    Matrix<double> w = random_weight(dim, rng);
+    if (dim > 1) w(0, 0) = 0;  // the first pivot must come from another row
+    const LuLinear<double> layer = LuLinear<double>::factorize(w);
+    CHECK((layer.weight() - w).cwiseAbs().maxCoeff() <= 1e-12 * std::max(1.0, w.cwiseAbs().maxCoeff()));
+    const Matrix<double> x = uniform_matrix(rng, 5, dim);
+    CHECK(layer.forward(x).log_det(0) == Approx(std::log(std::abs(w.determinant()))).epsilon(1e-12));
+  }
+  CHECK_THROWS_AS(LuLinear<double>::factorize(Matrix<double>::Zero(3, 3)), ValueError);
+  CHECK_THROWS_AS(LuLinear<double>::factorize(Matrix<double>::Ones(2, 3)), ShapeError);
+  CHECK_THROWS_AS(LuLinear<double>::factorize(Matrix<double>::Constant(2, 2, std::numeric_limits<double>::quiet_NaN())), ValueError);
+}
+
+TEST_CASE("zca_whitening whitens its rows, and behind their mean makes their full-covariance Gaussian", "[linear]") {
+  Random rng(12);
+  const Index dim = 5;
+  const Matrix<double> mixing = random_weight(dim, rng);
+  const Matrix<double> rows = (rng.normal_matrix<double>(400, dim) * mixing.transpose()).rowwise() + RowVector<double>::LinSpaced(dim, -2, 2);
+  const LuLinear<double> whitening = zca_whitening<double>(rows);
+  const Matrix<double> w = whitening.weight();
+  CHECK((w - w.transpose()).cwiseAbs().maxCoeff() <= 1e-10);  // ZCA: the symmetric whitening
+  const Matrix<double> centred = rows.rowwise() - rows.colwise().mean();
+  const Matrix<double> z = whitening.forward(centred).points;
+  const Matrix<double> covariance = z.transpose() * z / static_cast<double>(rows.rows());
+  CHECK((covariance - Matrix<double>::Identity(dim, dim)).cwiseAbs().maxCoeff() <= 1e-10);
+  // As a flow: shift to the mean (the preprocess), the whitening, a standard normal.
+  FlowStack<double> flow(dim);
+  flow.set_preprocess(rows.colwise().mean(), RowVector<double>::Ones(dim));
+  flow.append(whitening);
+  const Matrix<double> held_out = rng.normal_matrix<double>(50, dim) * 2;
+  const ColumnVector<double> expected = FullCovarianceGaussian::fit(rows).log_prob(held_out);
+  CHECK((flow.log_prob(held_out) - expected).cwiseAbs().maxCoeff() <= 1e-10);
+  CHECK_THROWS_WITH(zca_whitening<double>(rows.topRows(dim)), Catch::Contains("more rows than columns"));
+  Matrix<double> constant_column = rows;
+  constant_column.col(2).setConstant(1.0);
+  CHECK_THROWS_WITH(zca_whitening<double>(constant_column), Catch::Contains("singular"));
+}
+
 TEST_CASE("the LU and the dense form of one W compute the same map", "[linear]") {
   Random rng(4);
   const LuLinear<double> lu = random_lu_linear(6, rng);

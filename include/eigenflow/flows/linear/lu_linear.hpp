@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include <Eigen/Eigenvalues>
 #include <Eigen/LU>
 #include <Eigen/QR>
 
@@ -75,16 +76,27 @@ class LuLinear : public LayerBase<LuLinear<S>, S> {
     log_abs_s_ = Parameter<S>("lu_linear.log_abs_s", log_abs_s);
   }
 
-  /// W a random rotation, factorised: P·W = L·U with partial pivoting (Eigen), so P_ours = Pᵀ.
+  /// W a random rotation, factorised (so it starts orthogonal: log-det 0).
   static LuLinear random(Index dim, Random& rng) {
     detail::require_positive_dim("LuLinear::random", dim);
-    const Matrix<double> rotation = detail::random_rotation<double>(dim, rng);
-    const Eigen::PartialPivLU<Matrix<double>> lu(rotation);
+    return factorize(detail::random_rotation<double>(dim, rng));
+  }
+
+  /// The layer whose W is the given invertible matrix: P·W = L·U with partial pivoting
+  /// (Eigen), so P_ours = Pᵀ. A singular or non-finite W is refused.
+  static LuLinear factorize(const Matrix<double>& w) {
+    const Index dim = w.rows();
+    detail::require_positive_dim("LuLinear::factorize", dim);
+    if (w.cols() != dim) throw ShapeError("LuLinear::factorize: W must be square, found " + std::to_string(dim) + "x" +
+                                          std::to_string(w.cols()));
+    if (!w.allFinite()) throw ValueError("LuLinear::factorize: W must be finite");
+    const Eigen::PartialPivLU<Matrix<double>> lu(w);
     const Matrix<double> p = lu.permutationP().transpose() * Matrix<double>::Identity(dim, dim);
     std::vector<Index> perm(static_cast<std::size_t>(dim));
     for (Index i = 0; i < dim; ++i) p.row(i).maxCoeff(&perm[static_cast<std::size_t>(i)]);
     const Matrix<double>& factors = lu.matrixLU();
     const RowVector<double> diagonal = factors.diagonal().transpose();
+    if (!(diagonal.array() != 0).all()) throw ValueError("LuLinear::factorize: W is singular");
     const RowVector<double> sign = diagonal.unaryExpr([](double v) { return v < 0 ? -1.0 : 1.0; });
     const RowVector<double> log_abs_s = diagonal.array().abs().log().matrix();
     return LuLinear(std::move(perm), factors.template cast<S>(), factors.template cast<S>(), sign.template cast<S>(),
@@ -182,5 +194,26 @@ class DenseLinear : public LayerBase<DenseLinear<S>, S> {
  private:
   Parameter<S> weight_;
 };
+
+/// The LU layer whose W = Σ^(−1/2) whitens the rows (ZCA, Σ their maximum-likelihood
+/// covariance about their mean): of all whitening maps the one closest to the identity,
+/// so coordinates keep their axes as far as decorrelating allows. Behind a shift to the
+/// rows' mean and in front of a standard normal, it makes the full-covariance Gaussian
+/// of the rows: log N(x; μ, Σ) = log N(W(x − μ); 0, I) + log|det W|.
+template <class S>
+LuLinear<S> zca_whitening(const Matrix<double>& rows) {
+  detail::require_finite("zca_whitening", rows);
+  if (rows.rows() <= rows.cols())
+    throw ValueError("zca_whitening: needs more rows than columns (" + std::to_string(rows.cols()) + "), found " +
+                     std::to_string(rows.rows()));
+  const Matrix<double> centred = rows.rowwise() - rows.colwise().mean();
+  const Matrix<double> covariance = centred.transpose() * centred / static_cast<double>(rows.rows());
+  const Eigen::SelfAdjointEigenSolver<Matrix<double>> eigen(covariance);
+  const Eigen::VectorXd values = eigen.eigenvalues();
+  if (eigen.info() != Eigen::Success || !(values.minCoeff() > 1e-12 * values.maxCoeff()))
+    throw ValueError("zca_whitening: the covariance is singular (a constant or linearly dependent column)");
+  const Matrix<double> w = eigen.eigenvectors() * values.array().rsqrt().matrix().asDiagonal() * eigen.eigenvectors().transpose();
+  return LuLinear<S>::factorize(w);
+}
 
 }  // namespace eigenflow
