@@ -87,6 +87,10 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--batch", o.batch, "minibatch size (default 64, doubled up to 512 while an epoch would exceed 500 steps)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--epochs", o.epochs, "epochs (default: 300 for 2D data; beyond 2D about 15000 steps, 30 to 300 epochs)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--patience", o.patience, "early stopping after this many epochs without a better validation NLL, 0 = off (default max(20, epochs/2))")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--start", o.start, "gaussian: a whitening layer first (ZCA, fitted to the training rows), so the flow starts as "
+                                           "their full-covariance Gaussian and never ends worse on validation; standard: the diagonal one "
+                                           "(default standard)")
+      ->check(CLI::IsMember({"gaussian", "standard"}));
   train_cmd->add_flag("--keep-last", o.keep_last, "save the last epoch's (averaged) parameters instead of those of the best validation epoch");
   train_cmd->add_option("--lr", o.lr, "learning rate (default 3e-3; cnf 1e-2)");
   train_cmd->add_option("--schedule", o.schedule, "cosine | constant learning rate")->check(CLI::IsMember({"cosine", "constant"}));

@@ -55,6 +55,7 @@ struct Options {
   double lr = 3e-3, weight_decay = -1, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
   double average_decay = 0.998, jitter = -1;  ///< jitter −1: 0.03, or 0 for dequantised or bounded data and for cnf
   // preprocessing inside the model
+  std::string start;                      ///< "gaussian": a whitening layer first, so training starts at the full-covariance Gaussian; "standard"; "": chosen (train_defaults.hpp)
   bool dequantize = false;                ///< every column holds integers: add U[0, 1) noise (flows/dequantization.hpp)
   std::string bounded;                    ///< "LO,HI": a logit map from [LO, HI] (flows/logit.hpp)
   double logit_alpha = 1e-3;
@@ -86,7 +87,7 @@ struct Options {
             {"schedule", schedule}, {"batch", batch}, {"epochs", epochs}, {"patience", patience}, {"lr", lr},
             {"weight_decay", weight_decay}, {"clip", clip}, {"test_fraction", test_fraction},
             {"validation_fraction", validation_fraction}, {"average_decay", average_decay}, {"jitter", jitter},
-            {"keep_last", keep_last}, {"dequantize", dequantize}, {"bounded", bounded}, {"logit_alpha", logit_alpha},
+            {"keep_last", keep_last}, {"start", start}, {"dequantize", dequantize}, {"bounded", bounded}, {"logit_alpha", logit_alpha},
             {"context_columns", context_columns}, {"context", context_names}, {"conditional_base", conditional_base},
             {"dynamics", flow.cnf.dynamics}, {"width", flow.cnf.width}, {"solver", flow.cnf.solver}, {"steps", flow.cnf.steps},
             {"rtol", flow.cnf.rtol}, {"atol", flow.cnf.atol}, {"gradient", flow.cnf.gradient}, {"trace", flow.cnf.trace},

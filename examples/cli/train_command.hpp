@@ -107,6 +107,27 @@ FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double
   return out;
 }
 
+/// The rows' full-covariance Gaussian as a model file can hold it: the standardisation,
+/// then the zca_whitening of the standardised rows, then the standard normal base.
+template <class S>
+FlowStack<S> gaussian_flow(const Standardization& standardization, const Matrix<double>& standardized_train) {
+  FlowStack<S> out(standardized_train.cols());
+  out.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
+  out.append(zca_whitening<S>(standardized_train));
+  return out;
+}
+
+/// gaussian_flow, then the flow's layers and base (--start gaussian): with identity-initialised
+/// layers the model starts as the Gaussian.
+template <class S>
+FlowStack<S> behind_whitening(const FlowStack<S>& flow, const Standardization& standardization,
+                              const Matrix<double>& standardized_train) {
+  FlowStack<S> out = gaussian_flow<S>(standardization, standardized_train);
+  for (std::size_t k = 0; k < flow.size(); ++k) out.append(flow.layer(k).clone());
+  out.set_base(flow.base().clone());
+  return out;
+}
+
 /// The rows of a data file or a built-in set reordered to [x | c], with K, the context width.
 struct JointRows {
   Matrix<double> values;
@@ -174,6 +195,8 @@ int train_command(const Options& given) {
   joint_split = DataSplit();
   require(split.train.rows() >= 2, "too few training points after the split");
   const Options o = with_data_defaults(given, split.train.rows(), dim, context_dim);
+  require(o.start != "gaussian" || (context_dim == 0 && o.bounded.empty() && o.flow.family != "cnf"),
+          "--start gaussian: only for an unconditional flow on unbounded data (not with --context or --bounded, not cnf)");
   const bool spline = o.flow.family == "nsf" || o.flow.family == "nsf-ar";
   std::printf("train flow=%s layers=%lld hidden=%lld%s batch=%lld epochs=%lld patience=%lld weight_decay=%g jitter=%g "
               "(N=%lld training rows, D=%lld%s)\n",
@@ -193,6 +216,8 @@ int train_command(const Options& given) {
                       dequantized_copy(split.test, integer_columns, noise_rng)};
   const DataSplit& evaluated = noisy ? *noisy : split;
   const Standardization standardization = Standardization::fit(evaluated.train);
+  const Matrix<double> standardized_train =
+      ((evaluated.train.rowwise() - standardization.shift).array().rowwise() / standardization.scale.array()).matrix();
 
   const nlohmann::json config = o.training_config();
   const std::string checkpoint_path = o.checkpoint_dir + "/checkpoint.json";
@@ -209,6 +234,7 @@ int train_command(const Options& given) {
   if (!checkpoint) {
     if (bounds) flow = behind_logit(flow, bounds->first, bounds->second, o.logit_alpha, evaluated.train);
     else flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
+    if (o.start == "gaussian") flow = behind_whitening(flow, standardization, standardized_train);
     flow.set_dequantized(integer_columns);
     if (context_dim > 0) {
       const Standardization scaling = context_standardization(context.train);

@@ -54,6 +54,7 @@ inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index 
   if (o.bins > 0) o.flow.spline.bins = o.bins;
   else if (beyond_2d && o.flow.family == "nsf") o.flow.spline.bins = 4;
   if (o.flow.mix.empty()) o.flow.mix = beyond_2d && o.flow.coupling() ? "lu" : "none";  // glow has lu always
+  if (o.start.empty()) o.start = "standard";
   if (o.jitter < 0) o.jitter = o.dequantize || !o.bounded.empty() || continuous ? 0 : 0.03;
   return o;
 }
