@@ -41,8 +41,9 @@ inline TapedTransformed<double> inverse_given(Tape<double>& tape, Layer<double>&
   return c.value().cols() > 0 ? layer.inverse(tape, z, c) : layer.inverse(tape, z);
 }
 
-/// softplus⁻¹(y) = log(expm1(y)): the raw value that softplus maps to y.
-inline double inverse_softplus(double y) { return std::log(std::expm1(y)); }
+/// softplus⁻¹(y) = log(expm1(y)): the raw value that softplus maps to y (for large y as
+/// y + log(1 − e^(−y)), where expm1 would overflow).
+inline double inverse_softplus(double y) { return y > 30 ? y + std::log(-std::expm1(-y)) : std::log(std::expm1(y)); }
 
 /// A planar layer whose ûᵀw = m (any m > −1), with random directions.
 inline Planar<double> planar_with_m(Index dim, Random& rng, double m) {

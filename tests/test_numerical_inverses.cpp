@@ -17,9 +17,11 @@
 #include <limits>
 #include <string>
 
+#include "layer_zoo.hpp"
 #include "test_support.hpp"
 
 using namespace eigenflow;
+using eigenflow::test::inverse_softplus;
 
 namespace {
 
@@ -27,9 +29,6 @@ using Extended = long double;
 
 /// 10^U(lo, hi).
 double log_uniform(Random& rng, double lo, double hi) { return std::pow(10.0, rng.uniform(lo, hi)); }
-
-/// softplus⁻¹(y) = log(expm1(y)), without overflow for large y.
-double inverse_softplus(double y) { return y > 30 ? y + std::log(-std::expm1(-y)) : std::log(std::expm1(y)); }
 
 /// A planar layer whose ûᵀw = m: raw u = k·w/‖w‖² + v with v ⟂ w and
 /// softplus(k) − 1 = m, so û = v + m·w/‖w‖².

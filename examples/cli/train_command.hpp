@@ -107,22 +107,14 @@ FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double
   return out;
 }
 
-/// The rows' full-covariance Gaussian as a model file can hold it: the standardisation,
-/// then the zca_whitening of the standardised rows, then the standard normal base.
+/// --start gaussian: [the standardisation, the zca_whitening of the standardised training
+/// rows], then the flow's layers and base; with identity-initialised layers the model
+/// starts as the rows' full-covariance Gaussian.
 template <class S>
-FlowStack<S> gaussian_flow(const Standardization& standardization, const Matrix<double>& standardized_train) {
-  FlowStack<S> out(standardized_train.cols());
+FlowStack<S> behind_whitening(const FlowStack<S>& flow, const Standardization& standardization, const Matrix<double>& train) {
+  FlowStack<S> out(flow.dim());
   out.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
-  out.append(zca_whitening<S>(standardized_train));
-  return out;
-}
-
-/// gaussian_flow, then the flow's layers and base (--start gaussian): with identity-initialised
-/// layers the model starts as the Gaussian.
-template <class S>
-FlowStack<S> behind_whitening(const FlowStack<S>& flow, const Standardization& standardization,
-                              const Matrix<double>& standardized_train) {
-  FlowStack<S> out = gaussian_flow<S>(standardization, standardized_train);
+  out.append(zca_whitening<S>(standardization.apply(train)));
   for (std::size_t k = 0; k < flow.size(); ++k) out.append(flow.layer(k).clone());
   out.set_base(flow.base().clone());
   return out;
@@ -216,8 +208,6 @@ int train_command(const Options& given) {
                       dequantized_copy(split.test, integer_columns, noise_rng)};
   const DataSplit& evaluated = noisy ? *noisy : split;
   const Standardization standardization = Standardization::fit(evaluated.train);
-  const Matrix<double> standardized_train =
-      ((evaluated.train.rowwise() - standardization.shift).array().rowwise() / standardization.scale.array()).matrix();
 
   const nlohmann::json config = o.training_config();
   const std::string checkpoint_path = o.checkpoint_dir + "/checkpoint.json";
@@ -234,7 +224,7 @@ int train_command(const Options& given) {
   if (!checkpoint) {
     if (bounds) flow = behind_logit(flow, bounds->first, bounds->second, o.logit_alpha, evaluated.train);
     else flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
-    if (o.start == "gaussian") flow = behind_whitening(flow, standardization, standardized_train);
+    if (o.start == "gaussian") flow = behind_whitening(flow, standardization, evaluated.train);
     flow.set_dequantized(integer_columns);
     if (context_dim > 0) {
       const Standardization scaling = context_standardization(context.train);

@@ -428,7 +428,10 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       refresh_statistics();
     }
   }
-  if (!start_values.empty() && !(detail::mean_nll(flow, validation_data, validation_context, 16384) < result.start_validation_nll)) {
+  // The kept epoch's validation NLL was measured with these very parameters (θ̄ when averaging).
+  const double kept_validation_nll =
+      result.kept_epoch == result.best_epoch ? result.best_validation_nll : result.history.back().validation_nll;
+  if (!start_values.empty() && !(kept_validation_nll < result.start_validation_nll)) {
     detail::restore(parameters, start_values);
     refresh_statistics();
     result.kept_epoch = 0;

@@ -29,6 +29,7 @@
 
 #include "eigenflow/autodiff/solve_ops.hpp"
 #include "eigenflow/core/random.hpp"
+#include "eigenflow/distributions/full_covariance_gaussian.hpp"
 #include "eigenflow/flows/layer.hpp"
 #include "eigenflow/flows/permutation.hpp"
 
@@ -202,12 +203,8 @@ class DenseLinear : public LayerBase<DenseLinear<S>, S> {
 /// of the rows: log N(x; μ, Σ) = log N(W(x − μ); 0, I) + log|det W|.
 template <class S>
 LuLinear<S> zca_whitening(const Matrix<double>& rows) {
-  detail::require_finite("zca_whitening", rows);
-  if (rows.rows() <= rows.cols())
-    throw ValueError("zca_whitening: needs more rows than columns (" + std::to_string(rows.cols()) + "), found " +
-                     std::to_string(rows.rows()));
-  const Matrix<double> centred = rows.rowwise() - rows.colwise().mean();
-  const Matrix<double> covariance = centred.transpose() * centred / static_cast<double>(rows.rows());
+  // the fit refuses non-finite rows, too few of them and a singular covariance
+  const Matrix<double> covariance = FullCovarianceGaussian::fit(rows).covariance();
   const Eigen::SelfAdjointEigenSolver<Matrix<double>> eigen(covariance);
   const Eigen::VectorXd values = eigen.eigenvalues();
   if (eigen.info() != Eigen::Success || !(values.minCoeff() > 1e-12 * values.maxCoeff()))
