@@ -101,6 +101,41 @@ inline MlpDynamics<double> random_mlp_dynamics(Index d, Index context_dim, Activ
   return MlpDynamics<double>(d, TimeMlp<double>(d + context_dim, 6, 2, d, activation, rng, 1.0));
 }
 
+/// An elementwise spline with random θ (6 bins on [-2.5, 2.5], so the test points reach the tails too);
+/// θ within ±0.4 keeps bin widths within a factor e^0.8 of each other, which the finite-difference
+/// Jacobians (step 1e-5) and the 2-D integration grid (cells of 0.02) resolve: at ±1.5 neither did.
+inline ElementwiseSpline<double> random_elementwise_spline(Index dim, Random& rng) {
+  const SplineShape shape{6, 2.5};
+  RowVector<double> theta(shape.params_per_dim() * dim);
+  for (Index j = 0; j < theta.cols(); ++j) theta(j) = rng.uniform(-0.4, 0.4);
+  return ElementwiseSpline<double>(theta, shape);
+}
+
+/// A subspace layer over the first k of d coordinates (k = 0, 1, d − 1 or d in the zoo) whose
+/// inner flow mixes and couples the k: [LU, spline coupling, affine coupling] for k ≥ 2, or
+/// [elementwise spline, planar] for k = 1; with a context, [LU, affine coupling | c] (one coordinate:
+/// transformed whole as a function of c; smooth, so the conditional stack's integration grid resolves it).
+inline std::unique_ptr<Layer<double>> random_subspace(Index d, Index k, Random& rng, Index context_dim = 0) {
+  auto subspace = std::make_unique<Subspace<double>>(d, k);
+  if (k == 0) return subspace;
+  if (context_dim > 0) {
+    subspace->append(std::make_unique<LuLinear<double>>(random_lu_linear(k, rng)));
+    const RowVector<double> mask = k == 1 ? RowVector<double>(RowVector<double>::Zero(1)) : alternating_mask(k, 0);
+    subspace->append(std::make_unique<AffineCoupling<double>>(AffineCoupling<double>::make(
+        mask, {12, 2, Activation::tanh, context_dim}, Conditioner::separate, ScaleActivation::tanh, rng)));
+  } else if (k == 1) {
+    subspace->append(std::make_unique<ElementwiseSpline<double>>(random_elementwise_spline(1, rng)));
+    subspace->append(std::make_unique<Planar<double>>(planar_with_m(1, rng, 0.7)));
+  } else {
+    subspace->append(std::make_unique<LuLinear<double>>(random_lu_linear(k, rng)));
+    subspace->append(std::make_unique<SplineCoupling<double>>(
+        SplineCoupling<double>::make(alternating_mask(k, 1), {12, 2, Activation::tanh}, {6, 2.5}, rng)));
+    subspace->append(std::make_unique<AffineCoupling<double>>(AffineCoupling<double>::make(
+        alternating_mask(k, 0), {12, 2, Activation::gelu}, Conditioner::shared, ScaleActivation::tanh, rng)));
+  }
+  return subspace;
+}
+
 inline std::vector<LayerCase> all_layer_cases() {
   using L = std::unique_ptr<Layer<double>>;
   return {
@@ -198,6 +233,12 @@ inline std::vector<LayerCase> all_layer_cases() {
          return std::make_unique<Logit<double>>(lo, hi, 0.02);
        },
        false},
+      {"elementwise spline",
+       [](Index d, Random& rng) -> L { return std::make_unique<ElementwiseSpline<double>>(random_elementwise_spline(d, rng)); }},
+      {"subspace (k = 0)", [](Index d, Random& rng) -> L { return random_subspace(d, 0, rng); }},
+      {"subspace (k = 1)", [](Index d, Random& rng) -> L { return random_subspace(d, 1, rng); }},
+      {"subspace (k = D - 1)", [](Index d, Random& rng) -> L { return random_subspace(d, d - 1, rng); }},
+      {"subspace (k = D)", [](Index d, Random& rng) -> L { return random_subspace(d, d, rng); }},
       {"cnf (hyper_planar dynamics)",
        [](Index d, Random& rng) -> L { return tight_cnf(HyperPlanarDynamics<double>(d, 4, 5, 0, rng)); }},
       {"cnf (mlp dynamics, silu)",
@@ -246,6 +287,8 @@ inline std::vector<LayerCase> all_layer_cases() {
              SplineCoupling<double>::make(alternating_mask(d, 0), {12, 2, Activation::tanh, zoo_context_dim}, {6, 2.5}, rng));
        },
        true, zoo_context_dim},
+      {"subspace | c (k = D - 1)",
+       [](Index d, Random& rng) -> L { return random_subspace(d, d - 1, rng, zoo_context_dim); }, true, zoo_context_dim},
       {"cnf | c (hyper_planar dynamics)",
        [](Index d, Random& rng) -> L { return tight_cnf(HyperPlanarDynamics<double>(d, 4, 5, zoo_context_dim, rng)); },
        true, zoo_context_dim},

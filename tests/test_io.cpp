@@ -56,6 +56,12 @@ FlowStack<S> every_saveable_layer(Random& rng) {
   BatchNorm<S> batch_norm(2);
   batch_norm.update_statistics(rng.normal_matrix<S>(40, 2) * S(2));
   flow.append(batch_norm);
+  std::vector<std::unique_ptr<Layer<S>>> inner;
+  inner.push_back(std::make_unique<Planar<S>>(Planar<S>::random(1, rng)));
+  inner.push_back(std::make_unique<ElementwiseSpline<S>>(RowVector<S>(rng.normal_matrix<S>(1, 11)), SplineShape{4, 3.0}));
+  inner.push_back(std::make_unique<LuLinear<S>>(LuLinear<S>::random(1, rng)));
+  flow.append(Subspace<S>(2, 1, std::move(inner)));
+  flow.append(Subspace<S>(2, 0));
   flow.set_base(std::make_unique<DiagonalGaussian<S>>(RowVector<S>::Constant(2, S(0.1)), RowVector<S>::Constant(2, S(-0.2))));
   return flow;
 }
@@ -222,6 +228,19 @@ TEST_CASE("malformed model documents name the JSON path of the problem", "[io]")
   CHECK_THAT(with([](json& d) { d["layers"][16]["mean"] = {0.0}; }), Catch::Contains("/layers/16/mean"));
   CHECK_THAT(with([](json& d) { d["layers"][16]["log_gamma"][0] = "nan"; }), Catch::Contains("/layers/16/log_gamma/0"));
   CHECK_THAT(with([](json& d) { d["layers"][16].erase("beta"); }), Catch::Contains("/layers/16") && Catch::Contains("beta"));
+  // 17: subspace of k = 1 (planar, elementwise spline, LU), 18: subspace of k = 0
+  CHECK_THAT(with([](json& d) { d["layers"][17]["active"] = 3; }), Catch::Contains("/layers/17/active") && Catch::Contains("[0, 2]"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["active"] = -1; }), Catch::Contains("/layers/17/active"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["active"] = 2; }), Catch::Contains("/layers/17/layers/0/w") && Catch::Contains("expected 2 numbers"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["layers"][2]["perm"] = {1}; }), Catch::Contains("/layers/17/layers/2/perm"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["layers"][1]["theta"] = {0.0}; }), Catch::Contains("/layers/17/layers/1/theta") && Catch::Contains("expected 11"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["layers"][1]["bins"] = 3; }), Catch::Contains("/layers/17/layers/1/theta") && Catch::Contains("expected 8"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["layers"][1]["theta"][4] = "nan"; }), Catch::Contains("/layers/17/layers/1/theta/4"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["layers"][0]["type"] = "subspace"; }), Catch::Contains("/layers/17/layers/0/type") && Catch::Contains("cannot be"));
+  CHECK_THAT(with([](json& d) { d["layers"][17]["layers"][0]["type"] = "inverted"; }), Catch::Contains("/layers/17/layers/0/type"));
+  CHECK_THAT(with([](json& d) { d["layers"][17].erase("layers"); }), Catch::Contains("/layers/17") && Catch::Contains("layers"));
+  CHECK_THAT(with([](json& d) { d["layers"][18]["layers"] = d["layers"][17]["layers"]; }), Catch::Contains("/layers/18/layers") && Catch::Contains("no inner layers"));
+  CHECK_THAT(with([](json& d) { d["layers"][8]["layer"] = d["layers"][18]; }), Catch::Contains("/layers/8/layer") && Catch::Contains("subspace"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, 0.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["preprocess"]["scale"] = {1.0, -2.0}; }), Catch::Contains("/preprocess/scale/1"));
   CHECK_THAT(with([](json& d) { d["base"]["type"] = "laplace"; }), Catch::Contains("/base/type"));

@@ -50,6 +50,7 @@
 #include "eigenflow/flows/flow_methods.hpp"
 #include "eigenflow/flows/flow_stack.hpp"
 #include "eigenflow/flows/inverted.hpp"
+#include "eigenflow/flows/subspace.hpp"
 #include "eigenflow/flows/layer.hpp"
 #include "eigenflow/flows/leaky_relu.hpp"
 #include "eigenflow/flows/linear/actnorm.hpp"
@@ -62,6 +63,7 @@
 #include "eigenflow/flows/planar.hpp"
 #include "eigenflow/flows/preprocessing_io.hpp"
 #include "eigenflow/flows/radial.hpp"
+#include "eigenflow/flows/spline/elementwise_spline.hpp"
 #include "eigenflow/flows/spline/rational_quadratic.hpp"
 #include "eigenflow/flows/spline/spline_coupling.hpp"
 #include "eigenflow/flows/spline/spline_coupling_io.hpp"
@@ -95,6 +97,7 @@
 
 #include "eigenflow/train/batch_gradient.hpp"
 #include "eigenflow/train/progress.hpp"
+#include "eigenflow/train/subspace_fit.hpp"
 #include "eigenflow/train/trainer.hpp"
 
 #include "eigenflow/vi/importance.hpp"

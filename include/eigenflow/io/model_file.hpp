@@ -33,6 +33,7 @@
 #include "eigenflow/flows/preprocessing_io.hpp"
 #include "eigenflow/flows/radial.hpp"
 #include "eigenflow/flows/spline/spline_coupling_io.hpp"
+#include "eigenflow/flows/subspace.hpp"
 #include "eigenflow/io/atomic_file.hpp"
 #include "eigenflow/io/json_reader.hpp"
 #include "eigenflow/io/layer_registry.hpp"
@@ -146,10 +147,45 @@ void add_built_in_layers(LayerRegistry<S>& r) {
         const JsonReader inner = in.field("layer");
         if (inner.has("type") && inner.node()["type"] == "inverted")
           inner.fail("an inverted inverted layer is the layer itself: save the inner one");  // also bounds the recursion
+        if (inner.has("type") && inner.node()["type"] == "subspace")
+          inner.fail("an inverted layer cannot hold a subspace layer (invert its inner layers instead)");
         return std::make_unique<Inverted<Layer<S>>>(LayerRegistry<S>::instance().read(inner, dim));
       },
       [](const Layer<S>& layer) {
         return json{{"layer", LayerRegistry<S>::instance().write(layer_as<InvertedLayer<S>>(layer).inner_layer())}};
+      });
+  // An inner flow on the first k coordinates: {"type": "subspace", "active": k, "layers": [layers of dimension k]}.
+  // Layers that hold layers are not nested in one another (which also bounds the reader's recursion).
+  r.add(
+      "subspace",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const JsonReader active_field = in.field("active");
+        const long long active = active_field.integer();
+        if (active < 0 || active > dim)
+          active_field.fail("expected an integer in [0, " + std::to_string(dim) + "], found " + std::to_string(active));
+        auto subspace = std::make_unique<Subspace<S>>(dim, static_cast<Index>(active));
+        const JsonReader layers = in.field("layers");
+        const std::size_t count = layers.array_size();
+        if (count > 0 && active == 0) layers.fail("a subspace of 0 active coordinates has no inner layers");
+        for (std::size_t k = 0; k < count; ++k) {
+          const JsonReader inner = layers.at(k);
+          const std::string type = inner.field("type").string();
+          if (type == "subspace" || type == "inverted") inner.field("type").fail("a subspace's inner layer cannot be a '" + type + "' layer");
+          try {
+            subspace->append(LayerRegistry<S>::instance().read(inner, static_cast<Index>(active)));
+          } catch (const FormatError&) {
+            throw;
+          } catch (const Error& e) {  // e.g. contexts of different widths
+            inner.fail(e.what());
+          }
+        }
+        return subspace;
+      },
+      [](const Layer<S>& layer) {
+        const auto& subspace = layer_as<Subspace<S>>(layer);
+        json layers = json::array();
+        for (std::size_t k = 0; k < subspace.size(); ++k) layers.push_back(LayerRegistry<S>::instance().write(subspace.layer(k)));
+        return json{{"active", subspace.active()}, {"layers", layers}};
       });
   add_masked_autoregressive(r);
   add_spline_coupling(r);

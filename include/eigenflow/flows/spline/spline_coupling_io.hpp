@@ -1,10 +1,12 @@
 // Model-file entry of "spline_coupling" (docs/model-format.md):
 //   {"type": "spline_coupling", "mask": [0/1 …], "bins": K, "tail_bound": B, "net": {MLP D -> (3K−1)·D}}
+//   {"type": "elementwise_spline", "bins": K, "tail_bound": B, "theta": [(3K−1)·D]}
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "eigenflow/flows/spline/elementwise_spline.hpp"
 #include "eigenflow/flows/spline/spline_coupling.hpp"
 #include "eigenflow/io/layer_registry.hpp"
 
@@ -43,6 +45,18 @@ void add_spline_coupling(LayerRegistry<S>& registry) {
                            {"net", mlp_to_json(coupling.net())}};
         context_dim_to_json(out, coupling.context_dim());
         return out;
+      });
+  registry.add(
+      "elementwise_spline",
+      [](const JsonReader& in, Index dim) -> std::unique_ptr<Layer<S>> {
+        const SplineShape shape = spline_shape_from_json(in);
+        return std::make_unique<ElementwiseSpline<S>>(in.field("theta").row_vector<S>(shape.params_per_dim() * dim), shape);
+      },
+      [](const Layer<S>& layer) {
+        const auto& spline = layer_as<ElementwiseSpline<S>>(layer);
+        return nlohmann::json{{"bins", spline.shape().bins},
+                              {"tail_bound", spline.shape().tail_bound},
+                              {"theta", to_json_array<S>(spline.theta())}};
       });
 }
 

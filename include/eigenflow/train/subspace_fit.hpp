@@ -1,0 +1,232 @@
+// The subspace flow as a model of tabular data, and the search for its active
+// dimension k (non-Gaussian component analysis, flows/subspace.hpp):
+//   x → standardise (fixed) → W, the ZCA whitening of the training rows
+//     → R, a learned LU map → (u, g) → (f(u), g) → N(0, I)
+//   log p(x) = log|det diag(1/σ)| + log|det W| + log|det R| + log p_f(u) + log N(g; 0, I)
+// The inner flow f on the k coordinates u is L blocks of [LU map (from the second
+// block on), rational-quadratic spline coupling on alternating halves] followed by an
+// elementwise spline; for k = 1 the elementwise spline alone. Every inner layer starts
+// at the identity or a rotation, so each candidate starts as the rows' full-covariance
+// Gaussian (k = 0 is exactly that Gaussian) and, by the trainer's start rule, never ends
+// worse than it on validation.
+// The search fits k on a geometric ladder 0, 1, 2, 3, 4, 6, 8, 12, … , D, keeps the
+// best on validation, and stops once two candidates in a row are worse than the best
+// so far, or when a time budget runs out.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eigenflow/data/preprocess.hpp"
+#include "eigenflow/flows/flow_stack.hpp"
+#include "eigenflow/flows/linear/lu_linear.hpp"
+#include "eigenflow/flows/spline/elementwise_spline.hpp"
+#include "eigenflow/flows/spline/spline_coupling.hpp"
+#include "eigenflow/flows/subspace.hpp"
+#include "eigenflow/optim/adam.hpp"
+#include "eigenflow/train/projection_pursuit.hpp"
+#include "eigenflow/train/trainer.hpp"
+
+namespace eigenflow {
+
+/// How R starts: the identity (the whitened coordinates' own axes), a random rotation,
+/// or the projection-pursuit directions (the least Gaussian first: train/projection_pursuit.hpp).
+enum class SubspaceStart { identity, random_rotation, pursuit };
+
+/// The model around the subspace layer, given k.
+struct SubspaceFlowOptions {
+  Index layers = 4;                                 ///< L spline couplings of the inner flow (k ≥ 2)
+  ConditionerShape conditioner{64, 2, Activation::relu};
+  SplineShape spline{8, 5.0};
+  SubspaceStart start = SubspaceStart::pursuit;
+  ProjectionPursuitOptions pursuit;
+  /// R's start when given (D x D, invertible); with start = pursuit, fit_subspace_flow
+  /// computes the directions once and passes them here for every candidate.
+  Matrix<double> rotation;
+};
+
+/// One fitted k.
+struct SubspaceCandidate {
+  Index active = 0;
+  double validation_nll = std::numeric_limits<double>::quiet_NaN();  ///< training NLL without validation rows
+  double seconds = 0;
+  Index epochs = 0;        ///< epochs trained (0 for k = 0, which has nothing to learn)
+  bool cut_short = false;  ///< the budget stopped its training
+};
+
+/// The search over k and the training of each candidate.
+struct SubspaceSearchOptions {
+  Index active = -1;          ///< a fixed k in [0, D]; negative: search the ladder
+  double budget_seconds = 0;  ///< the whole search's wall time; 0: unbounded
+  AdamOptions optimizer = [] {
+    AdamOptions o;
+    o.learning_rate = 3e-3;
+    o.weight_decay = 1e-4;
+    return o;
+  }();
+  /// epochs, batch size, patience, threads, seed, on_epoch (progress; false stops the
+  /// candidate), ... of each candidate's training; no checkpoints or resume
+  TrainOptions training = [] {
+    TrainOptions t;
+    t.epochs = 200;
+    t.batch_size = 256;
+    t.patience = 15;
+    return t;
+  }();
+  std::uint64_t seed = 0;  ///< the inner layers' initial weights (candidate k draws from seed + k)
+  /// Called after each candidate (to print a line per k).
+  std::function<void(const SubspaceCandidate&)> on_candidate;
+};
+
+template <class S>
+struct SubspaceFit {
+  FlowStack<S> flow;  ///< the best candidate's model
+  Index active = 0;   ///< its k
+  std::vector<SubspaceCandidate> candidates;
+  bool budget_exhausted = false;  ///< the budget ended the search before the ladder did
+};
+
+/// The ladder of candidate k: 0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, … (each step ×1.5
+/// or ×4/3), then D itself.
+inline std::vector<Index> subspace_ladder(Index dim) {
+  detail::require_positive_dim("subspace_ladder", dim);
+  std::vector<Index> ladder{0, 1, 2, 3};
+  for (Index k = 4; k < dim; k = (k % 3 == 0) ? k * 4 / 3 : k * 3 / 2) ladder.push_back(k);
+  while (!ladder.empty() && ladder.back() >= dim) ladder.pop_back();
+  ladder.push_back(dim);
+  return ladder;
+}
+
+/// The untrained model of k active coordinates for these training rows (raw units):
+/// it starts as their full-covariance Gaussian.
+template <class S>
+FlowStack<S> subspace_flow(const Matrix<double>& train, Index active, const SubspaceFlowOptions& options, Random& rng) {
+  const Index dim = train.cols();
+  if (active < 0 || active > dim)
+    throw ValueError("subspace_flow: the active dimension must be in [0, " + std::to_string(dim) + "], found " +
+                     std::to_string(active));
+  if (options.layers < 1) throw ValueError("subspace_flow: layers must be at least 1, found " + std::to_string(options.layers));
+  const Standardization standardization = Standardization::fit(train);  // refuses NaN, Inf and constant columns
+  FlowStack<S> flow(dim);
+  flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
+  const Matrix<double> standardized = standardization.apply(train);
+  const LuLinear<S> whitening = zca_whitening<S>(standardized);
+  flow.append(whitening);
+  if (options.rotation.size() > 0) {
+    if (options.rotation.rows() != dim || options.rotation.cols() != dim)
+      throw ShapeError("subspace_flow: the rotation must be " + detail::shape_string(dim, dim) + ", found " +
+                       detail::shape_string(options.rotation.rows(), options.rotation.cols()));
+    flow.append(LuLinear<S>::factorize(options.rotation));
+  } else if (options.start == SubspaceStart::pursuit) {
+    const Matrix<double> whitened = standardized * whitening.weight().template cast<double>().transpose();
+    flow.append(LuLinear<S>::factorize(projection_pursuit(whitened, rng, options.pursuit).rotation));
+  } else {
+    flow.append(options.start == SubspaceStart::identity ? LuLinear<S>::factorize(Matrix<double>::Identity(dim, dim))
+                                                          : LuLinear<S>::random(dim, rng));
+  }
+  Subspace<S> subspace(dim, active);
+  if (active >= 2) {
+    for (Index k = 0; k < options.layers; ++k) {
+      if (k > 0) subspace.append(std::make_unique<LuLinear<S>>(LuLinear<S>::random(active, rng)));
+      subspace.append(std::make_unique<SplineCoupling<S>>(
+          SplineCoupling<S>::make(alternating_mask<S>(active, static_cast<int>(k % 2)), options.conditioner, options.spline, rng, true)));
+    }
+  }
+  if (active >= 1) subspace.append(std::make_unique<ElementwiseSpline<S>>(active, options.spline));
+  flow.append(std::move(subspace));
+  return flow;
+}
+
+/// Fits the subspace flow on train, choosing k on validation (or fitting the given
+/// k); every NLL is in nats per row.
+template <class S>
+SubspaceFit<S> fit_subspace_flow(const Matrix<double>& training_rows, const Matrix<double>& validation,
+                                 const SubspaceFlowOptions& model = {}, const SubspaceSearchOptions& search = {}) {
+  const Index dim = training_rows.cols();
+  detail::require_positive_dim("fit_subspace_flow: the training rows' columns", dim);
+  if (validation.rows() > 0) {
+    detail::require_columns("fit_subspace_flow: validation rows", validation, dim);
+    detail::require_finite("fit_subspace_flow: validation rows", validation);
+  }
+  if (search.active > dim)
+    throw ValueError("fit_subspace_flow: the active dimension must be in [0, " + std::to_string(dim) + "], found " +
+                     std::to_string(search.active));
+  if (search.active < 0 && validation.rows() == 0)
+    throw ValueError("fit_subspace_flow: choosing k needs validation rows (or give a fixed k)");
+  if (!(search.budget_seconds >= 0 && std::isfinite(search.budget_seconds)))
+    throw ValueError("fit_subspace_flow: the budget must be a non-negative number of seconds, found " +
+                     std::to_string(search.budget_seconds));
+  if (search.training.on_checkpoint || search.training.resume)
+    throw ValueError("fit_subspace_flow: the search does not checkpoint or resume its candidates; leave them unset");
+
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  const bool budgeted = search.budget_seconds > 0;
+  const Matrix<S> train_rows = training_rows.cast<S>(), validation_rows = validation.cast<S>();
+  const std::vector<Index> ladder = search.active >= 0 ? std::vector<Index>{search.active} : subspace_ladder(dim);
+
+  SubspaceFlowOptions shared = model;  // the pursuit directions, found once for every candidate
+  if (model.start == SubspaceStart::pursuit && model.rotation.size() == 0 && ladder.back() > 0) {
+    Random rng(search.seed);
+    const FlowStack<double> gaussian = subspace_flow<double>(training_rows, 0, [&] {
+      SubspaceFlowOptions identity = model;
+      identity.start = SubspaceStart::identity;
+      return identity;
+    }(), rng);
+    shared.rotation = projection_pursuit(gaussian.forward(training_rows).points, rng, model.pursuit).rotation;
+  }
+  std::optional<SubspaceFit<S>> best;
+  std::vector<SubspaceCandidate> candidates;
+  bool exhausted = false;
+  int worse_in_a_row = 0;
+  for (const Index k : ladder) {
+    if (budgeted && elapsed() >= search.budget_seconds && !candidates.empty()) {
+      exhausted = true;
+      break;
+    }
+    const double began = elapsed();
+    Random rng(search.seed + static_cast<std::uint64_t>(k));
+    FlowStack<S> flow = subspace_flow<S>(training_rows, k, shared, rng);
+    SubspaceCandidate candidate;
+    candidate.active = k;
+    if (k > 0) {  // k = 0 starts at its maximum-likelihood fit: the Gaussian of the rows
+      AdamW<S> optimizer(flow.parameters(), search.optimizer);
+      TrainOptions options = search.training;
+      options.on_epoch = [&](const EpochReport& report) {
+        candidate.cut_short = budgeted && elapsed() >= search.budget_seconds;
+        const bool go_on = search.training.on_epoch ? search.training.on_epoch(report) : true;
+        return go_on && !candidate.cut_short;
+      };
+      const TrainResult result = validation.rows() > 0 ? train(flow, optimizer, train_rows, validation_rows, options)
+                                                       : train(flow, optimizer, train_rows, Matrix<S>(0, dim), options);
+      candidate.epochs = result.history.empty() ? 0 : result.history.back().epoch;
+    }
+    candidate.validation_nll = mean_negative_log_likelihood(flow, validation.rows() > 0 ? validation_rows : train_rows);
+    candidate.seconds = elapsed() - began;
+    candidates.push_back(candidate);
+    if (search.on_candidate) search.on_candidate(candidate);
+    if (!best || candidate.validation_nll < best->candidates.front().validation_nll) {
+      best = SubspaceFit<S>{std::move(flow), k, {candidate}, false};
+      worse_in_a_row = 0;
+    } else if (++worse_in_a_row == 2) {
+      break;
+    }
+    if (candidate.cut_short) {
+      exhausted = true;
+      break;
+    }
+  }
+  best->candidates = std::move(candidates);
+  best->budget_exhausted = exhausted;
+  return std::move(*best);
+}
+
+}  // namespace eigenflow
