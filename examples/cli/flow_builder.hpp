@@ -83,12 +83,12 @@ struct FlowSpec {
     if (sampling && (family == "planar" || family == "radial")) return 32;  // Rezende & Mohamed's K = 32
     if (family == "maf" || family == "iaf" || family == "glow") return 8;
     if (family == "nsf") return 6;
-    if (family == "nsf-ar") return 4;
+    if (family == "nsf-ar" || family == "subspace") return 4;
     if (family == "cnf") return 1;
     return 12;
   }
   Index default_hidden() const {
-    return family == "nsf-ar" || family == "maf" || family == "iaf" || (family == "cnf" && cnf.dynamics == "mlp") ? 64 : 32;
+    return family == "nsf-ar" || family == "maf" || family == "iaf" || family == "subspace" || (family == "cnf" && cnf.dynamics == "mlp") ? 64 : 32;
   }
   /// The coupling families (alternating-half masks).
   bool coupling() const { return family == "nsf" || family.find("realnvp") != std::string::npos || family == "nice" || family == "glow"; }

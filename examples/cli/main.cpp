@@ -67,9 +67,13 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--n", o.n, "number of points to generate (default 3000)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--noise", o.noise, "noise of the generated set");
   train_cmd->add_option("--dim", o.dim, "dimension of the generated set, where it takes one (mixed-moons: default 8)")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | glow | planar | radial | maf | iaf | nsf | nsf-ar | cnf (default: realnvp for 2D data, nsf beyond)")
-      ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "glow", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar", "cnf"}));
-  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; glow, maf, iaf 8; nsf 6; nsf-ar 4; cnf 1)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--flow", o.flow.family, "realnvp | leaky-realnvp | nice | glow | planar | radial | maf | iaf | nsf | nsf-ar | cnf | subspace "
+                         "(default: realnvp for 2D data; beyond 2D subspace, or nsf for conditional, bounded or dequantised data)")
+      ->check(CLI::IsMember({"realnvp", "leaky-realnvp", "nice", "glow", "planar", "radial", "maf", "iaf", "nsf", "nsf-ar", "cnf", "subspace"}));
+  train_cmd->add_option("--active", o.active, "subspace flow: fit k = K non-Gaussian coordinates (0 to D) instead of searching k on validation");
+  train_cmd->add_option("--budget", o.budget, "subspace flow: seconds for the whole search over k; it stops (and says so) when they run out "
+                        "(default " + std::to_string(static_cast<int>(subspace_default_budget)) + ")");
+  train_cmd->add_option("--layers", o.flow.layers, "number of flow layers (default: 12; glow, maf, iaf 8; nsf 6; nsf-ar and subspace 4; cnf 1)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--hidden", o.flow.hidden, "hidden units per conditioner layer (default: 32; maf, iaf, nsf-ar and cnf's mlp dynamics 64)")->check(CLI::PositiveNumber);
   train_cmd->add_option("--mix", o.flow.mix, "coupling and autoregressive flows: what goes between their layers, none | permute (random permutations) | lu (learned invertible linear maps) (default: lu for coupling flows beyond 2D, else none)")
       ->check(CLI::IsMember({"none", "permute", "lu"}));

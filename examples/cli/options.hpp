@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <unistd.h>
@@ -54,6 +55,9 @@ struct Options {
   long long bins = -1;  ///< spline bins of nsf and nsf-ar: −1 chosen (train_defaults.hpp), else flow.spline.bins
   double lr = 3e-3, weight_decay = -1, test_fraction = 0.1, validation_fraction = 0.1, clip = 0;
   double average_decay = 0.998, jitter = -1;  ///< jitter −1: 0.03, or 0 for dequantised or bounded data and for cnf
+  // the subspace flow (subspace_command.hpp)
+  std::optional<long long> active;  ///< --active K: a fixed k; none: the search over the ladder
+  std::optional<double> budget;     ///< --budget SECONDS for the whole search; none: subspace_default_budget
   // preprocessing inside the model
   std::string start;                      ///< "gaussian": a whitening layer first, so training starts at the full-covariance Gaussian; "standard"; "": chosen (train_defaults.hpp)
   bool dequantize = false;                ///< every column holds integers: add U[0, 1) noise (flows/dequantization.hpp)
@@ -148,6 +152,13 @@ std::unique_ptr<Optimizer<S>> make_optimizer(const Options& o, ParameterList<S> 
   options.momentum = 0.9;
   options.weight_decay = o.weight_decay;
   return std::make_unique<Sgd<S>>(std::move(parameters), options);
+}
+
+/// The data as scalar S without a copy when S is double.
+template <class S>
+std::conditional_t<std::is_same_v<S, double>, const Matrix<double>&, Matrix<S>> as_scalar(const Matrix<double>& x) {
+  if constexpr (std::is_same_v<S, double>) return x;
+  else return x.cast<S>();
 }
 
 inline std::string format_nll(double value) {

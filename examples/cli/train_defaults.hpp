@@ -22,9 +22,13 @@
 //             coordinate, and beyond 2D they memorise their rows (mixed-moons D = 8, N = 5,000,
 //             four draws: KL mean 0.29 with 8 bins, 0.22 with 4; N = 20,000: 0.10–0.11 against
 //             0.09; wine better, diabetes and digits a little worse); nsf-ar gained nothing from 4
-//   flow      realnvp for D ≤ 2 (seeds 000 to 003), nsf for D ≥ 3 (the best of our
-//             flows on mixed-moons and the sklearn sets) and for a conditional density
-//             of one column (its couplings would be affine in x: a Gaussian given c)
+//   flow      realnvp for D ≤ 2 (seeds 000 to 003); for D ≥ 3 the subspace flow (a flow on
+//             the k least Gaussian directions, a Gaussian on the rest, k chosen on validation:
+//             mixed-moons D = 8, N = 5,000 KL 0.06 against nsf's 0.23), or nsf where the subspace
+//             flow does not apply (conditional, --bounded or --dequantize data) and for a
+//             conditional density of one column (its couplings would be affine in x: a Gaussian given c)
+//   subspace  its own training defaults (subspace_command.hpp): batch 256, 500 epochs, patience 60,
+//             weight decay 1e-4, no jitter; the search's budget 100 s
 #pragma once
 
 #include <algorithm>
@@ -43,6 +47,17 @@ inline long long default_batch(Index train_rows) {
 /// o with every data-dependent default chosen for N training rows in D dimensions.
 inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index context_dim = 0) {
   const bool beyond_2d = dim >= 3;
+  if (o.flow.family.empty()) {
+    const bool subspace = beyond_2d && context_dim == 0 && o.bounded.empty() && !o.dequantize;
+    o.flow.family = subspace ? "subspace" : beyond_2d || (dim == 1 && context_dim > 0) ? "nsf" : "realnvp";
+  }
+  if (o.flow.family == "subspace") {  // measured on mixed-moons D = 4 to 32 (benchmarks/README.md, "Subspace flows")
+    if (o.batch < 0) o.batch = 256;
+    if (o.epochs < 0) o.epochs = 500;
+    if (o.patience < 0) o.patience = 60;
+    if (o.weight_decay < 0) o.weight_decay = 1e-4;
+    if (o.jitter < 0) o.jitter = 0;
+  }
   if (o.batch < 0) o.batch = default_batch(train_rows);
   const long long steps_per_epoch = (train_rows + o.batch - 1) / o.batch;
   const bool continuous = o.flow.family == "cnf";
@@ -50,7 +65,6 @@ inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index 
     o.epochs = beyond_2d ? std::clamp<long long>((15000 + steps_per_epoch - 1) / steps_per_epoch, 30, 300) : continuous ? 100 : 300;
   if (o.patience < 0) o.patience = std::max<long long>(20, o.epochs / 2);
   if (o.weight_decay < 0) o.weight_decay = beyond_2d ? std::clamp(1600.0 / static_cast<double>(train_rows), 0.1, 1.0) : 1e-2;
-  if (o.flow.family.empty()) o.flow.family = beyond_2d || (dim == 1 && context_dim > 0) ? "nsf" : "realnvp";
   if (o.bins > 0) o.flow.spline.bins = o.bins;
   else if (beyond_2d && o.flow.family == "nsf") o.flow.spline.bins = 4;
   if (o.flow.mix.empty()) o.flow.mix = beyond_2d && o.flow.coupling() ? "lu" : "none";  // glow has lu always

@@ -88,24 +88,64 @@ done
 # the D-dimensional set with an exact density, and the glow parts as options of other flows
 expect_ok "generate mixed-moons --dim 5" -- "$EIGENFLOW" generate --dataset mixed-moons --dim 5 --n 200 --out mixed5.csv
 [ "$(head -1 mixed5.csv | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(wc -l <mixed5.csv)" -eq 201 ] && pass || fail "mixed-moons --dim 5 shape"
-expect_ok "train realnvp --mix lu --actnorm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --layers 2 --hidden 8 --mix lu --actnorm --out mixed.json
+expect_ok "train nsf --mix lu --actnorm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --flow nsf --layers 2 --hidden 8 --mix lu --actnorm --out mixed.json
 grep -q '"type": *"lu_linear"' mixed.json && grep -q '"initialized": *true' mixed.json && pass || fail "mixed.json lacks an initialised actnorm or an lu_linear layer"
-expect_ok "train nsf with defaults on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --hidden 8 --out nsfdefault.json
+expect_ok "train nsf with its defaults on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --flow nsf --hidden 8 --out nsfdefault.json
 [ "$(grep -c '"type": *"lu_linear"' nsfdefault.json)" -eq 5 ] && grep -q '"type": *"spline_coupling"' nsfdefault.json && pass || fail "nsf beyond 2D: expected its 6 couplings mixed by 5 lu_linear layers by default"
 # --start gaussian: a ZCA whitening layer first, so the flow starts as the training rows'
 # full-covariance Gaussian: with a negligible learning rate it is that Gaussian on the test
 # rows to the printed digit; on rows drawn from a Gaussian it never ends clearly worse
 awk 'BEGIN { srand(7); print "a,b,c,d"; for (i = 0; i < 1500; ++i) { for (j = 0; j < 4; ++j) g[j] = sqrt(-2 * log(1 - rand())) * cos(6.283185307179586 * rand());
   printf "%.17g,%.17g,%.17g,%.17g\n", g[0] + 3, 2 * g[0] + g[1], g[2] - g[1] + 0.5 * g[3], 0.1 * g[3] - g[0] } }' >gaussian4.csv
-expect_ok "train --start gaussian with a negligible step" -- "$EIGENFLOW" train --data gaussian4.csv --start gaussian --epochs 1 --layers 2 --hidden 8 --lr 1e-12 --out start.json
+expect_ok "train --start gaussian with a negligible step" -- "$EIGENFLOW" train --data gaussian4.csv --flow nsf --start gaussian --epochs 1 --layers 2 --hidden 8 --lr 1e-12 --out start.json
 grep -Eq '^baseline full-covariance gaussian test_nll=[-0-9.]+ \(flow better by -?0\.0000 nats\)$' out.txt && pass || fail "--start gaussian starts as the full-covariance Gaussian: $(grep -E '^(final|baseline)' out.txt)"
 tr -d ' \n' <start.json | grep -o '"layers":\[{[^}]*}' | grep -q '"type":"lu_linear"' && pass || fail "--start gaussian puts the whitening (an lu_linear layer) first"
-expect_ok "train --start gaussian on Gaussian rows" -- "$EIGENFLOW" train --data gaussian4.csv --start gaussian --epochs 20 --layers 2 --hidden 16 --out start20.json
+expect_ok "train --start gaussian on Gaussian rows" -- "$EIGENFLOW" train --data gaussian4.csv --flow nsf --start gaussian --epochs 20 --layers 2 --hidden 16 --out start20.json
 awk '/^baseline/ { gsub(/[()]/, ""); for (i = 1; i <= NF; ++i) if ($i == "by") gain = $(i + 1) } END { exit !(gain + 0 > -0.03) }' out.txt &&
   pass || fail "on Gaussian rows --start gaussian ends within noise of the Gaussian: $(grep -E '^(final|baseline)' out.txt)"
 expect_error "--start gaussian on a conditional model" 2 "--start gaussian" m.json -- "$EIGENFLOW" train --dataset rotated-moons --start gaussian --out m.json
 expect_error "an unknown --start" 2 "--start" m.json -- "$EIGENFLOW" train --dataset two-moons --start uniform --out m.json
-expect_ok "train nsf --mix none on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --hidden 8 --mix none --out nsfnone.json
+# ---- the subspace flow, the default beyond 2D (issue 43): a flow on the k least Gaussian
+# directions, a Gaussian on the rest, k searched on validation over 0, 1, 2, 3, 4, 5 here
+sub_args=(train --dataset mixed-moons --dim 5 --noise 0.08 --n 1500 --seed 1 --epochs 40 --patience 10 --layers 2 --hidden 16)
+expect_ok "train with no --flow on 5 columns" -- "$EIGENFLOW" "${sub_args[@]}" --out sub.json
+grep -q '^train flow=subspace .*k searched on validation' out.txt && pass || fail "the default beyond 2D is the subspace flow: $(head -1 out.txt)"
+[ "$(grep -Ec '^candidate k=[0-9]+ val_nll=[-0-9.]+ epochs=[0-9]+ seconds=[0-9.]+$' out.txt)" -ge 3 ] && grep -q '^candidate k=0 val_nll' out.txt &&
+  pass || fail "one line per candidate k, from k = 0: $(grep '^candidate' out.txt)"
+chosen=$(sed -n 's/^subspace k=\([0-9]*\) chosen of [0-9]* candidates.*/\1/p' out.txt)
+best=$(awk '/^candidate/ { split($2, k, "="); split($3, v, "="); if (best == "" || v[2] + 0 < low) { best = k[2]; low = v[2] + 0 } } END { print best }' out.txt)
+[ -n "$chosen" ] && [ "$chosen" = "$best" ] && pass || fail "the validation-best candidate ($best) is the chosen k ($chosen)"
+[ "$(tr -d ' \n' <sub.json | grep -o '"active":[0-9]*' | cut -d: -f2)" = "$chosen" ] && pass || fail "the saved subspace layer holds the chosen k ($chosen)"
+[ "$chosen" -ge 2 ] && pass || fail "mixed-moons needs at least the moons' plane: k = $chosen"
+awk '/^baseline/ { gsub(/[()]/, ""); for (i = 1; i <= NF; ++i) if ($i == "by") gain = $(i + 1) } END { exit !(gain + 0 > 0.3) }' out.txt &&
+  pass || fail "the subspace flow beats the Gaussian on mixed-moons: $(grep -E '^(final|baseline)' out.txt)"
+expect_ok "train --active 2" -- "$EIGENFLOW" "${sub_args[@]}" --active 2 --out sub2.json
+[ "$(grep -c '^candidate' out.txt)" -eq 1 ] && grep -q '^candidate k=2 ' out.txt && grep -q '^subspace k=2 chosen of 1 candidates' out.txt &&
+  pass || fail "--active 2 fits k = 2 alone: $(grep -E '^(candidate|subspace)' out.txt)"
+expect_ok "train --active 0" -- "$EIGENFLOW" "${sub_args[@]}" --active 0 --precision double --out sub0.json
+grep -Eq '^baseline full-covariance gaussian test_nll=[-0-9.]+ \(flow better by -?0\.0000 nats\)$' out.txt &&
+  pass || fail "--active 0 is the full-covariance Gaussian: $(grep -E '^(final|baseline)' out.txt)"
+expect_ok "the subspace flow on Gaussian rows" -- "$EIGENFLOW" train --data gaussian4.csv --epochs 30 --patience 10 --layers 2 --hidden 16 --out subg.json
+awk '/^baseline/ { gsub(/[()]/, ""); for (i = 1; i <= NF; ++i) if ($i == "by") gain = $(i + 1) } END { exit !(gain + 0 > -0.03) }' out.txt &&
+  pass || fail "on Gaussian rows the subspace flow ends within noise of the Gaussian: $(grep -E '^(subspace|final|baseline)' out.txt)"
+expect_ok "a budget that ends the search" -- "$EIGENFLOW" "${sub_args[@]}" --budget 0.001 --out subb.json
+grep -q '^budget: the search stopped after' out.txt && [ "$(grep -c '^candidate' out.txt)" -le 2 ] && pass || fail "--budget 0.001 cuts the search: $(cat out.txt)"
+expect_ok "logprob under the subspace flow" -- "$EIGENFLOW" logprob --model sub.json --in mixed5.csv --out sub-logp.csv
+[ "$(wc -l <sub-logp.csv)" -eq 201 ] && pass || fail "logprob under the subspace flow writes one value per point"
+for bad in -1 6; do
+  expect_error "--active $bad on 5 columns" 2 "--active must be in \[0, 5\]" s.json -- "$EIGENFLOW" "${sub_args[@]}" --active $bad --out s.json
+done
+for bad in 0 -3 nan inf; do
+  expect_error "--budget $bad" 2 "--budget must be a positive" s.json -- "$EIGENFLOW" "${sub_args[@]}" --budget $bad --out s.json
+done
+expect_error "--budget that is not a number" 2 "--budget" s.json -- "$EIGENFLOW" "${sub_args[@]}" --budget soon --out s.json
+expect_error "--active on 2-D data" 2 "--active and --budget apply to the subspace flow" s.json -- "$EIGENFLOW" train --dataset two-moons --n 300 --active 1 --out s.json
+expect_error "--active with --flow nsf" 2 "--active and --budget apply to the subspace flow" s.json -- "$EIGENFLOW" "${sub_args[@]}" --flow nsf --active 2 --out s.json
+expect_error "--flow subspace on 2-D data" 2 "beyond 2D" s.json -- "$EIGENFLOW" train --dataset two-moons --n 300 --flow subspace --out s.json
+expect_error "--flow subspace with a context" 2 "unconditional" s.json -- "$EIGENFLOW" train --data six.csv --context-columns 2 --flow subspace --out s.json
+expect_error "the subspace flow with --mix" 2 "--mix" s.json -- "$EIGENFLOW" "${sub_args[@]}" --mix lu --out s.json
+expect_error "the subspace flow with --checkpoint" 2 "checkpoint" s.json -- "$EIGENFLOW" "${sub_args[@]}" --checkpoint ckdir --out s.json
+expect_ok "train nsf --mix none on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --flow nsf --hidden 8 --mix none --out nsfnone.json
 ! grep -q '"type": *"lu_linear"' nsfnone.json && pass || fail "nsf --mix none saved an lu_linear layer"
 expect_ok "train maf --batch-norm on mixed-moons" -- "$EIGENFLOW" train --dataset mixed-moons --dim 4 --n 300 --epochs 2 --flow maf --layers 3 --hidden 8 --batch-norm --out mafbn.json
 [ "$(grep -c '"type": *"batch_norm"' mafbn.json)" -eq 2 ] && pass || fail "maf --batch-norm saved no two batch_norm layers"
