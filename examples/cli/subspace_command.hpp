@@ -59,21 +59,9 @@ int train_subspace(const Options& o, const DataSplit& split) {
   search.optimizer.learning_rate = o.lr;
   search.optimizer.weight_decay = o.weight_decay;
   search.seed = o.seed + 1;
-  TrainOptions& training = search.training;
-  training.epochs = static_cast<Index>(o.epochs);
-  training.batch_size = static_cast<Index>(o.batch);
-  training.patience = split.validation.rows() > 0 ? static_cast<Index>(o.patience) : 0;
-  training.keep_best = !o.keep_last;
-  training.seed = o.seed + 2;
-  training.clip_norm = o.clip;
-  training.threads = static_cast<int>(o.threads);
-  training.average_decay = o.average_decay;
-  if (o.jitter > 0) training.jitter = o.jitter * Standardization::fit(split.train).scale;
-  const Index batch = std::min<Index>(training.batch_size, split.train.rows());
-  const long long steps_per_epoch = (split.train.rows() + batch - 1) / batch;
-  if (o.schedule == "cosine") training.schedule = LearningRateSchedule::cosine(o.lr, steps_per_epoch * o.epochs, o.lr / 100);
+  search.training = training_options(o, split, Standardization::fit(split.train).scale);
   ProgressPrinter progress;
-  training.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
+  search.training.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
   search.on_candidate = [&progress](const SubspaceCandidate& c) {
     progress.finish();
     std::printf("candidate k=%lld val_nll=%s epochs=%lld seconds=%.1f%s\n", static_cast<long long>(c.active),

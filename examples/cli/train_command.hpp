@@ -187,20 +187,8 @@ int train_command(const Options& given) {
   auto optimizer = make_optimizer<S>(o, flow.parameters());
   if (checkpoint) optimizer->set_state(checkpoint->optimizer_steps, checkpoint->optimizer_state_as<S>());
 
-  TrainOptions options;
-  options.epochs = static_cast<Index>(o.epochs);
-  options.batch_size = static_cast<Index>(o.batch);
-  options.patience = split.validation.rows() > 0 ? static_cast<Index>(o.patience) : 0;
-  options.keep_best = !o.keep_last;
-  options.seed = o.seed + 2;
-  options.clip_norm = o.clip;
-  options.threads = static_cast<int>(o.threads);
-  options.average_decay = o.average_decay;
+  TrainOptions options = training_options(o, split, standardization.scale);
   options.dequantize = integer_columns;
-  if (o.jitter > 0) options.jitter = o.jitter * standardization.scale;
-  const Index batch = options.batch_size == 0 ? split.train.rows() : std::min<Index>(options.batch_size, split.train.rows());
-  const long long steps_per_epoch = (split.train.rows() + batch - 1) / batch;
-  if (o.schedule == "cosine") options.schedule = LearningRateSchedule::cosine(o.lr, steps_per_epoch * o.epochs, o.lr / 100);
   ProgressPrinter progress;
   options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
   bool continuous = false;
