@@ -5,11 +5,13 @@
 # default before it), and of the full-covariance Gaussian of the same training rows.
 # Nats per point, raw units; mean ± standard error over the seeds' splits, mean seconds.
 # Integer-valued sets (digits) train dequantised, where the default is still nsf: skipped.
-#   bash benchmarks/real_data_defaults.sh [SEEDS]   (default "0 1 2 3 4")
+#   bash benchmarks/real_data_defaults.sh [SEEDS [FLAGS...]]   (default "0 1 2 3 4"; FLAGS go to the subspace runs)
 EIGENFLOW_EXTRA_PACKAGES="python3-sklearn"
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
 cd "$EIGENFLOW_ROOT"
 seeds=${1:-0 1 2 3 4}
+shift || true
+flags=("$@")
 eigenflow_configure build
 cmake --build build -j "$EIGENFLOW_JOBS" --target eigenflow_cli >/dev/null
 work=$(mktemp -d)
@@ -25,7 +27,7 @@ while read -r name rows cols kind; do
   for seed in $seeds; do
     split="$work/$name/$seed"
     data=(--data "$split/train.csv" --validation-data "$split/validation.csv" --test-data "$split/test.csv" --seed "$seed")
-    sub=$($eigenflow train "${data[@]}" --out "$work/s.json" 2>/dev/null)
+    sub=$($eigenflow train "${data[@]}" "${flags[@]}" --out "$work/s.json" 2>/dev/null)
     nsf=$($eigenflow train "${data[@]}" --flow nsf --out "$work/n.json" 2>/dev/null)
     read -r t_sub s_sub g <<<"$(awk '/^final/ { for (i = 1; i <= NF; ++i) { split($i, kv, "="); if (kv[1] == "test_nll") t = kv[2]; if (kv[1] == "seconds") s = kv[2] } }
                                   /^baseline/ { split($4, kv, "="); g = kv[2] } END { print t, s, g }' <<<"$sub")"

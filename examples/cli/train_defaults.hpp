@@ -27,7 +27,8 @@
 //             mixed-moons D = 8, N = 5,000 KL 0.06 against nsf's 0.23), or nsf where the subspace
 //             flow does not apply (conditional, --bounded or --dequantize data) and for a
 //             conditional density of one column (its couplings would be affine in x: a Gaussian given c)
-//   subspace  its own training defaults (subspace_command.hpp): batch 256, 500 epochs, patience 60,
+//   subspace  its own training defaults (subspace_command.hpp): batch 256 (N/16, at least 32, for
+//             N < 4,096), 500 epochs, patience 60,
 //             weight decay 1e-4, no jitter; the search's budget 100 s
 #pragma once
 
@@ -52,7 +53,9 @@ inline Options with_data_defaults(Options o, Index train_rows, Index dim, Index 
     o.flow.family = subspace ? "subspace" : beyond_2d || (dim == 1 && context_dim > 0) ? "nsf" : "realnvp";
   }
   if (o.flow.family == "subspace") {  // measured on mixed-moons D = 4 to 32 (benchmarks/README.md, "Subspace flows")
-    if (o.batch < 0) o.batch = 256;
+    // 256, or N/16 (at least 32) for small N: an epoch of at least 16 steps, so that early
+    // stopping after 60 epochs is not 60 steps (wine's 142 rows in one batch stopped untrained)
+    if (o.batch < 0) o.batch = std::clamp<long long>(static_cast<long long>(train_rows) / 16, 32, 256);
     if (o.epochs < 0) o.epochs = 500;
     if (o.patience < 0) o.patience = 60;
     if (o.weight_decay < 0) o.weight_decay = 1e-4;
