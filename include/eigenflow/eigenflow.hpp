@@ -97,6 +97,7 @@
 
 #include "eigenflow/train/batch_gradient.hpp"
 #include "eigenflow/train/progress.hpp"
+#include "eigenflow/train/projection_pursuit.hpp"
 #include "eigenflow/train/subspace_fit.hpp"
 #include "eigenflow/train/trainer.hpp"
 

@@ -105,6 +105,15 @@ inline std::vector<Index> subspace_ladder(Index dim) {
   return ladder;
 }
 
+namespace detail {
+/// R's start at the projection-pursuit directions of the rows after subspace_flow's first
+/// maps: standardised, then whitened by W.
+inline Matrix<double> pursuit_rotation(const Matrix<double>& standardized, const Matrix<double>& whitening, Random& rng,
+                                       const ProjectionPursuitOptions& options) {
+  return projection_pursuit(standardized * whitening.transpose(), rng, options).rotation;
+}
+}  // namespace detail
+
 /// The untrained model of k active coordinates for these training rows (raw units):
 /// it starts as their full-covariance Gaussian.
 template <class S>
@@ -126,8 +135,7 @@ FlowStack<S> subspace_flow(const Matrix<double>& train, Index active, const Subs
                        detail::shape_string(options.rotation.rows(), options.rotation.cols()));
     flow.append(LuLinear<S>::factorize(options.rotation));
   } else if (options.start == SubspaceStart::pursuit) {
-    const Matrix<double> whitened = standardized * whitening.weight().template cast<double>().transpose();
-    flow.append(LuLinear<S>::factorize(projection_pursuit(whitened, rng, options.pursuit).rotation));
+    flow.append(LuLinear<S>::factorize(detail::pursuit_rotation(standardized, whitening.weight().template cast<double>(), rng, options.pursuit)));
   } else {
     flow.append(options.start == SubspaceStart::identity ? LuLinear<S>::factorize(Matrix<double>::Identity(dim, dim))
                                                           : LuLinear<S>::random(dim, rng));
@@ -176,12 +184,8 @@ SubspaceFit<S> fit_subspace_flow(const Matrix<double>& training_rows, const Matr
   SubspaceFlowOptions shared = model;  // the pursuit directions, found once for every candidate
   if (model.start == SubspaceStart::pursuit && model.rotation.size() == 0 && ladder.back() > 0) {
     Random rng(search.seed);
-    const FlowStack<double> gaussian = subspace_flow<double>(training_rows, 0, [&] {
-      SubspaceFlowOptions identity = model;
-      identity.start = SubspaceStart::identity;
-      return identity;
-    }(), rng);
-    shared.rotation = projection_pursuit(gaussian.forward(training_rows).points, rng, model.pursuit).rotation;
+    const Matrix<double> standardized = Standardization::fit(training_rows).apply(training_rows);
+    shared.rotation = detail::pursuit_rotation(standardized, zca_whitening<double>(standardized).weight(), rng, model.pursuit);
   }
   std::optional<SubspaceFit<S>> best;
   std::vector<SubspaceCandidate> candidates;
