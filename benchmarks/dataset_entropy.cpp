@@ -1,6 +1,6 @@
 // Prints the differential entropy (nats, raw coordinates) of a built-in data
 // set's distribution:
-//   dataset_entropy NAME N NOISE DRAWS [DIM]   (DIM: for the sets that take one, e.g. mixed-moons)
+//   dataset_entropy NAME N NOISE DRAWS [DIM]   (NOISE '-': the set's own, or none; DIM: for the sets that take one, e.g. mixed-moons)
 // The entropy is a Monte Carlo mean over DRAWS fresh points from the exact
 // mixture; its standard error is printed beside it.
 #include <eigenflow/eigenflow.hpp>
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 int main(int argc, char** argv) {
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   try {
     const std::string name = argv[1];
     const auto n = static_cast<Index>(std::atoll(argv[2]));
-    const double noise = std::atof(argv[3]);
+    const std::optional<double> noise = std::string(argv[3]) == "-" ? std::nullopt : std::optional<double>(std::atof(argv[3]));
     const auto draws = static_cast<Index>(std::atoll(argv[4]));
     const Index dim = argc > 5 ? static_cast<Index>(std::atoll(argv[5])) : dataset_info(name).default_dim;
     const auto log_density = dataset_log_density(name, n, noise, dim);

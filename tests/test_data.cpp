@@ -99,32 +99,113 @@ TEST_CASE("densities agree with their generators: the entropy two ways", "[data]
   CHECK(from_mixture == Approx(0.297).margin(0.06));  // the raw-coordinate entropy quoted in the training issue
 }
 
-TEST_CASE("mixed moons: the density is the change of variables of its generator", "[data]") {
+TEST_CASE("mixed sets: the density is the change of variables of its generator", "[data]") {
   // Independently: s = A⁻¹x by an LU solve, log|det A| by Eigen's determinant.
   for (Index dim : {3, 8}) {
-    const MixedMoons set(300, 0.1, dim);
-    const Matrix<double> a = set.mixing();
-    Random rng(7);
-    const Matrix<double> x = rng.normal_matrix<double>(50, dim) * 1.5;
-    const Matrix<double> s = a.partialPivLu().solve(Matrix<double>(x.transpose())).transpose();
-    ColumnVector<double> expected = two_moons_distribution(300, 0.1).log_prob(s.leftCols(2));
-    expected.array() += -0.5 * s.rightCols(dim - 2).array().square().rowwise().sum() -
-                        0.5 * double(dim - 2) * std::log(2 * M_PI) - std::log(std::abs(a.determinant()));
+    const MixedMoons moons(300, 0.1, dim);
+    const MixedHelix helix(200, 0.1, dim);
+    const MixedSources sources(100, dim);
+    auto check = [dim](const auto& set, auto structure_log_prob) {
+      const Matrix<double> a = set.mixing();
+      const Index k = set.structure_dim();
+      Random rng(7);
+      const Matrix<double> x = rng.normal_matrix<double>(50, dim) * 1.5;
+      const Matrix<double> s = a.partialPivLu().solve(Matrix<double>(x.transpose())).transpose();
+      ColumnVector<double> expected = structure_log_prob(Matrix<double>(s.leftCols(k)));
+      expected.array() += -0.5 * s.rightCols(dim - k).array().square().rowwise().sum() -
+                          0.5 * double(dim - k) * std::log(2 * M_PI) - std::log(std::abs(a.determinant()));
+      CHECK((set.log_prob(x) - expected).cwiseAbs().maxCoeff() <= 1e-10);
+      CHECK(set.log_abs_det_mixing() == Approx(std::log(std::abs(a.determinant()))).epsilon(1e-12));
+      CHECK((a.transpose() * a).diagonal().minCoeff() >= 1 - 1e-12);  // columns keep their scales 1 to 2
+    };
     INFO("D=" << dim);
-    CHECK((set.log_prob(x) - expected).cwiseAbs().maxCoeff() <= 1e-10);
-    CHECK(set.log_abs_det_mixing() == Approx(std::log(std::abs(a.determinant()))).epsilon(1e-12));
-    CHECK((a.transpose() * a).diagonal().minCoeff() >= 1 - 1e-12);  // columns keep their scales 1 to 2
+    check(moons, [](const Matrix<double>& t) { return two_moons_distribution(300, 0.1).log_prob(t); });
+    check(helix, [](const Matrix<double>& t) {  // the mixture written out: a sum of exp, no log-sum-exp
+      const Matrix<double> c = helix_centres(200);
+      ColumnVector<double> out(t.rows());
+      for (Index i = 0; i < t.rows(); ++i) {
+        double total = 0;
+        for (Index j = 0; j < c.rows(); ++j) total += std::exp(-(t.row(i) - c.row(j)).squaredNorm() / (2 * 0.01));
+        out(i) = std::log(total / 200) - 1.5 * std::log(2 * M_PI * 0.01);
+      }
+      return out;
+    });
+    check(sources, [](const Matrix<double>& t) {  // the four marginals written from their textbook densities
+      ColumnVector<double> out = ColumnVector<double>::Zero(t.rows());
+      auto normal = [](double v, double m, double sd) { return std::exp(-0.5 * (v - m) * (v - m) / (sd * sd)) / (sd * std::sqrt(2 * M_PI)); };
+      for (Index i = 0; i < t.rows(); ++i)
+        for (Index j = 0; j < t.cols(); ++j) {
+          const double v = t(i, j);
+          const double p = j % 4 == 0   ? 0.5 * normal(v, -1, 0.5) + 0.5 * normal(v, 1, 0.5)
+                           : j % 4 == 1 ? std::exp(-std::abs(v) * std::sqrt(2.0)) / std::sqrt(2.0)
+                           : j % 4 == 2 ? std::exp(-v - std::exp(-v))
+                                        : (normal(v, -2, 0.35) + normal(v, 0, 0.35) + normal(v, 2, 0.35)) / 3;
+          out(i) += std::log(p);
+        }
+      return out;
+    });
   }
-  // Samples follow the density: −E log p over them is the analytic entropy
-  // H(moons) + (D − 2)·½·log(2πe) + Σ log σ (a density that did not integrate
-  // to one would be off by its log-mass).
+}
+
+TEST_CASE("mixed sets: each density integrates to one and its samples follow it", "[data]") {
+  // D = 3, a grid over a box that holds all but ~1e-12 of the mass: the trapezoid rule
+  // (spacing 0.08 against the helix's noise 0.15 and the sources' smallest sd 0.5) is
+  // accurate to ~1e-9 for Gaussian bumps; the Laplace kink of a source costs O(h²).
+  auto integral = [](const auto& set, double half_width, double step) {
+    const auto n = static_cast<Index>(std::lround(2 * half_width / step)) + 1;
+    Matrix<double> plane(n * n, 3);
+    double total = 0;
+    for (Index a = 0; a < n; ++a) {
+      for (Index b = 0; b < n; ++b)
+        for (Index c = 0; c < n; ++c) {
+          plane(b * n + c, 0) = -half_width + step * double(a);
+          plane(b * n + c, 1) = -half_width + step * double(b);
+          plane(b * n + c, 2) = -half_width + step * double(c);
+        }
+      total += set.log_prob(plane).array().exp().sum();
+    }
+    return total * step * step * step;
+  };
+  CHECK(integral(MixedHelix(60, 0.15, 3), 4.5, 0.08) == Approx(1).margin(1e-6));
+  CHECK(integral(MixedSources(10, 3), 12.0, 0.08) == Approx(1).margin(1e-4));
+  // Every source's marginal on its own, on a fine 1-D grid (the Gumbel's left tail dies as exp(−e^{−s})).
+  for (Index kind = 0; kind < IndependentSources::kinds; ++kind) {
+    double mass = 0;
+    for (double s = -40; s <= 60; s += 1e-3) mass += std::exp(IndependentSources::marginal_log_prob(kind, s)) * 1e-3;
+    INFO("kind " << kind);
+    CHECK(mass == Approx(1).margin(1e-6));
+  }
+  // Samples follow the density: −E log p over them is the entropy, by quadrature
+  // for each marginal (a sampler off its density would be off by a KL).
+  const IndependentSources sources(4, 1);
+  Random rng(11);
+  const Matrix<double> draws = sources.sample(200000, rng);
+  for (Index kind = 0; kind < IndependentSources::kinds; ++kind) {
+    double entropy = 0;
+    for (double s = -40; s <= 60; s += 1e-3) {
+      const double lp = IndependentSources::marginal_log_prob(kind, s);
+      entropy -= std::exp(lp) * lp * 1e-3;
+    }
+    double sampled = 0;
+    for (Index i = 0; i < draws.rows(); ++i) sampled -= IndependentSources::marginal_log_prob(kind, draws(i, kind));
+    INFO("kind " << kind);
+    CHECK(sampled / double(draws.rows()) == Approx(entropy).margin(0.01));  // MC standard error ≈ 0.002
+  }
+  // The whole D: −E log p over fresh draws is H(structure) + (D − k)·½·log(2πe) + log|det A|.
   const Index dim = 6;
-  Random a(8), b(9);
+  Random a(8), b(9), c(12), d(13);
   const double moons = dataset_entropy("two-moons", 300, 0.1, 40000, a);
   const double mixed = dataset_entropy("mixed-moons", 300, 0.1, 40000, b, dim);
   const double expected = moons + 0.5 * double(dim - 2) * std::log(2 * M_PI * std::exp(1.0)) + MixedMoons(300, 0.1, dim).log_abs_det_mixing();
   CHECK(mixed == Approx(expected).margin(0.05));  // MC standard errors ~0.01 and ~0.005
-  // The generated set: the requested dimension, the moons inside.
+  const MixedHelix helix(300, 0.1, dim);
+  const Matrix<double> helix_points = helix.structure().sample(40000, c);
+  const double helix_entropy = -helix.structure().log_prob(helix_points).mean();
+  CHECK(dataset_entropy("mixed-helix", 300, 0.1, 40000, d, dim) ==
+        Approx(helix_entropy + 0.5 * double(dim - 3) * std::log(2 * M_PI * std::exp(1.0)) + helix.log_abs_det_mixing()).margin(0.05));
+}
+
+TEST_CASE("mixed sets: the generated set is the structure's own rows, mixed", "[data]") {
   Random c(10);
   const Matrix<double> x = generate_dataset("mixed-moons", 400, c, 0.05, 5);
   REQUIRE(x.cols() == 5);
@@ -132,6 +213,17 @@ TEST_CASE("mixed moons: the density is the change of variables of its generator"
   Random d(10);
   const Matrix<double> moons_points = two_moons(400, 0.05, d);
   CHECK((s.leftCols(2) - moons_points).cwiseAbs().maxCoeff() <= 1e-12);
+  // The helix's noise-free centres sit on the unit cylinder and rise from −1 to 1 over two turns.
+  const Matrix<double> centres = helix_centres(101);
+  CHECK((centres.leftCols(2).rowwise().norm().array() - 1).abs().maxCoeff() <= 1e-12);
+  CHECK(centres(0, 2) == Approx(-1));
+  CHECK(centres(100, 2) == Approx(1));
+  CHECK(centres(50, 0) == Approx(1));  // one whole turn at the middle
+  Random e(14);
+  const Matrix<double> y = generate_dataset("mixed-sources", 300, e, std::nullopt, 7);
+  CHECK(y.rows() == 300);
+  CHECK(y.cols() == 7);
+  CHECK(MixedSources(300, 7).structure_dim() == 3);
 }
 
 TEST_CASE("data set errors name the problem", "[data]") {
@@ -144,6 +236,9 @@ TEST_CASE("data set errors name the problem", "[data]") {
   CHECK_THROWS_WITH(generate_dataset("two-moons", 10, rng, std::nullopt, 3), Catch::Contains("takes no dimension"));
   CHECK_THROWS_WITH(generate_dataset("mixed-moons", 10, rng, std::nullopt, 2), Catch::Contains("at least 3"));
   CHECK_THROWS_WITH(dataset_log_density("mixed-moons", 10, std::nullopt, 8)(Matrix<double>::Zero(2, 3)), Catch::Contains("8 columns"));
+  CHECK_THROWS_WITH(dataset_log_density("mixed-helix", 10, std::nullopt, 4)(Matrix<double>::Zero(2, 3)), Catch::Contains("4 columns"));
+  CHECK_THROWS_WITH(generate_dataset("mixed-sources", 10, rng, 0.1, 4), Catch::Contains("no noise"));
+  CHECK_THROWS_WITH(generate_dataset("mixed-helix", 10, rng, std::nullopt, 2), Catch::Contains("at least 3"));
 }
 
 TEST_CASE("split and standardisation", "[data]") {

@@ -29,7 +29,7 @@ inline ColumnVector<double> blob_counts(Index n, Index k) {
   return counts;
 }
 
-inline GaussianMixture2d blobs_distribution(Index n, const Matrix<double>& centres, double std) {
+inline GaussianMixture blobs_distribution(Index n, const Matrix<double>& centres, double std) {
   return {centres, blob_counts(n, centres.rows()) / static_cast<double>(n), std};
 }
 

@@ -18,7 +18,7 @@ inline Matrix<double> circles_centres(Index n) {
   return centres;
 }
 
-inline GaussianMixture2d circles_distribution(Index n, double noise) { return GaussianMixture2d::equal(circles_centres(n), noise); }
+inline GaussianMixture circles_distribution(Index n, double noise) { return GaussianMixture::equal(circles_centres(n), noise); }
 
 inline Matrix<double> circles(Index n, double noise, Random& rng) { return jitter_and_shuffle(circles_centres(n), noise, rng); }
 

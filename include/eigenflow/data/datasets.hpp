@@ -17,7 +17,7 @@
 #include "eigenflow/data/boomerang.hpp"
 #include "eigenflow/data/circles.hpp"
 #include "eigenflow/data/ffjord.hpp"
-#include "eigenflow/data/mixed_moons.hpp"
+#include "eigenflow/data/mixed_set.hpp"
 #include "eigenflow/data/rotated_moons.hpp"
 #include "eigenflow/data/two_moons.hpp"
 
@@ -46,6 +46,10 @@ inline const std::vector<DatasetInfo>& datasets() {
       {"circles", "scikit-learn make_circles (factor 0.5) times 3", 0.08, true},
       {"mixed-moons", "two moons and D-2 Gaussian coordinates under a fixed linear mixing (any D >= 3, default 8)", 0.05,
        true, 8, true},
+      {"mixed-helix", "a noisy 3-D helix of two turns and D-3 Gaussian coordinates under a fixed linear mixing (any D >= 3, default 16)",
+       0.1, true, 16, true},
+      {"mixed-sources", "floor(D/2) independent non-Gaussian sources (bimodal, Laplace, Gumbel, trimodal in turn) and the other "
+       "coordinates Gaussian, under a fixed linear mixing (any D >= 3, default 8)", std::nullopt, true, 8, true},
       {"rotated-moons", "conditional: two moons turned by an angle c ~ U[0, pi) about their centre; rows x1,x2,c", 0.05,
        true, 3, false, 1},
   };
@@ -80,6 +84,15 @@ inline Index resolve_dim(const DatasetInfo& info, std::optional<Index> dim) {
     throw ValueError("data set '" + info.name + "' needs a dimension of at least 3, found " + std::to_string(*dim));
   return *dim;
 }
+/// The D-dimensional sets with an exact density (data/mixed_set.hpp).
+inline bool is_mixed_set(const std::string& name) { return name.rfind("mixed-", 0) == 0; }
+/// f(the named D-dimensional set).
+template <class F>
+auto visit_mixed_set(const std::string& name, Index n, double sd, Index dim, F&& f) {
+  if (name == "mixed-moons") return f(MixedMoons(n, sd, dim));
+  if (name == "mixed-helix") return f(MixedHelix(n, sd, dim));
+  return f(MixedSources(n, dim));
+}
 }  // namespace detail
 
 /// n points of the named set, one per row, shuffled (dim: for the sets that take one).
@@ -89,7 +102,7 @@ inline Matrix<double> generate_dataset(const std::string& name, Index n, Random&
   const double sd = detail::resolve_noise(info, noise);
   const Index d = detail::resolve_dim(info, dim);
   detail::require_points(n);
-  if (name == "mixed-moons") return MixedMoons(n, sd, d).generate(rng);
+  if (detail::is_mixed_set(name)) return detail::visit_mixed_set(name, n, sd, d, [&rng](const auto& set) { return set.generate(rng); });
   if (name == "rotated-moons") return RotatedMoons(sd).generate(n, rng);
   if (name == "two-moons") return two_moons(n, sd, rng);
   if (name == "blobs") return blobs(n, default_blob_centres(), sd, rng);
@@ -104,7 +117,7 @@ inline Matrix<double> generate_dataset(const std::string& name, Index n, Random&
 
 namespace detail {
 /// The Gaussian mixture behind a set with n points, for every set that is one.
-inline std::optional<GaussianMixture2d> dataset_mixture(const std::string& name, Index n, double sd) {
+inline std::optional<GaussianMixture> dataset_mixture(const std::string& name, Index n, double sd) {
   if (name == "two-moons") return two_moons_distribution(n, sd);
   if (name == "blobs") return blobs_distribution(n, default_blob_centres(), sd);
   if (name == "8gaussians") return eight_gaussians_distribution();
@@ -123,9 +136,12 @@ inline std::function<ColumnVector<double>(const Matrix<double>&)> dataset_log_de
   detail::require_points(n);
   if (!info.has_density) throw ValueError("data set '" + name + "' has no closed-form density");
   if (name == "boomerang") return boomerang_log_density;
-  if (name == "mixed-moons") return [distribution = MixedMoons(n, sd, d)](const Matrix<double>& x) { return distribution.log_prob(x); };
+  if (detail::is_mixed_set(name))
+    return detail::visit_mixed_set(name, n, sd, d, [](const auto& set) -> std::function<ColumnVector<double>(const Matrix<double>&)> {
+      return [set](const Matrix<double>& x) { return set.log_prob(x); };
+    });
   if (name == "rotated-moons") return [distribution = RotatedMoons(sd)](const Matrix<double>& x) { return distribution.log_prob(x); };
-  const GaussianMixture2d mixture = *detail::dataset_mixture(name, n, sd);
+  const GaussianMixture mixture = *detail::dataset_mixture(name, n, sd);
   return [mixture](const Matrix<double>& x) { return mixture.log_prob(x); };
 }
 
@@ -136,8 +152,9 @@ inline double dataset_entropy(const std::string& name, Index n, std::optional<do
                               std::optional<Index> dim = std::nullopt) {
   const auto log_density = dataset_log_density(name, n, noise, dim);
   const double sd = detail::resolve_noise(dataset_info(name), noise);
-  if (name == "mixed-moons")
-    return -log_density(MixedMoons(n, sd, detail::resolve_dim(dataset_info(name), dim)).sample(draws, rng)).mean();
+  if (detail::is_mixed_set(name))
+    return detail::visit_mixed_set(name, n, sd, detail::resolve_dim(dataset_info(name), dim),
+                                   [&](const auto& set) { return -set.log_prob(set.sample(draws, rng)).mean(); });
   if (name == "rotated-moons") return RotatedMoons(sd).conditional_entropy(draws, rng);
   const auto mixture = detail::dataset_mixture(name, n, sd);
   const Matrix<double> points = mixture ? mixture->sample(draws, rng) : generate_dataset(name, draws, rng, noise);

@@ -13,11 +13,11 @@
 
 namespace eigenflow {
 
-inline GaussianMixture2d eight_gaussians_distribution() {
+inline GaussianMixture eight_gaussians_distribution() {
   Matrix<double> centres(8, 2);
   const double r = 1.0 / std::sqrt(2.0);
   centres << 1, 0, -1, 0, 0, 1, 0, -1, r, r, r, -r, -r, r, -r, -r;
-  return GaussianMixture2d::equal(centres * (4.0 / 1.414), 0.5 / 1.414);
+  return GaussianMixture::equal(centres * (4.0 / 1.414), 0.5 / 1.414);
 }
 
 inline Matrix<double> eight_gaussians(Index n, Random& rng) { return eight_gaussians_distribution().sample(n, rng); }
@@ -69,7 +69,7 @@ inline Matrix<double> rings_centres(Index n) {
   return centres;
 }
 
-inline GaussianMixture2d rings_distribution(Index n, double noise) { return GaussianMixture2d::equal(rings_centres(n), noise); }
+inline GaussianMixture rings_distribution(Index n, double noise) { return GaussianMixture::equal(rings_centres(n), noise); }
 
 inline Matrix<double> rings(Index n, double noise, Random& rng) { return jitter_and_shuffle(rings_centres(n), noise, rng); }
 

@@ -69,7 +69,7 @@ class RotatedMoons {
   }
 
   double noise_;
-  GaussianMixture2d moons_;
+  GaussianMixture moons_;
 };
 
 }  // namespace eigenflow

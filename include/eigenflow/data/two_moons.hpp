@@ -22,8 +22,8 @@ inline Matrix<double> two_moons_centres(Index n) {
   return centres;
 }
 
-inline GaussianMixture2d two_moons_distribution(Index n, double noise) {
-  return GaussianMixture2d::equal(two_moons_centres(n), noise);
+inline GaussianMixture two_moons_distribution(Index n, double noise) {
+  return GaussianMixture::equal(two_moons_centres(n), noise);
 }
 
 inline Matrix<double> two_moons(Index n, double noise, Random& rng) { return jitter_and_shuffle(two_moons_centres(n), noise, rng); }
