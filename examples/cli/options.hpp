@@ -181,6 +181,15 @@ inline TrainOptions training_options(const Options& o, const DataSplit& split, c
   return options;
 }
 
+/// A trained model as train_command saves and reports it.
+template <class S>
+struct TrainedFlow {
+  FlowStack<S> flow;
+  double seconds = 0;  ///< training's wall time
+  std::string kept;    ///< which parameters were kept: "kept_epoch=E (…)" or "kept_k=K"
+  Index epochs = 0;    ///< epochs trained
+};
+
 inline std::string format_nll(double value) {
   if (std::isnan(value)) return "nan";
   char buffer[32];

@@ -1,8 +1,8 @@
 // eigenflow train with the subspace flow (the default beyond 2D): a flow on the k
 // least Gaussian directions of the whitened data, a Gaussian on the other D − k,
 // k chosen on validation from the ladder 0, 1, 2, 3, 4, 6, 8, … , D
-// (include/eigenflow/train/subspace_fit.hpp). One line per candidate k, then the
-// chosen k, then the usual final and baseline lines.
+// (include/eigenflow/train/subspace_fit.hpp). One line per candidate k; the default
+// beyond 2D adds nsf as one more candidate (train_command.hpp, fit_default_beyond_2d).
 #pragma once
 
 #include <eigenflow/eigenflow.hpp>
@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <string>
 
-#include "baseline.hpp"
 #include "options.hpp"
 
 namespace eigenflow::cli {
@@ -45,8 +44,9 @@ inline void check_subspace_combination(const Options& o, Index context_dim) {
   require(o.optimizer == "adamw", "the subspace flow trains with adamw");
 }
 
+/// The search over k (or the fixed --active k), one line per candidate; the chosen line is the caller's.
 template <class S>
-int train_subspace(const Options& o, const DataSplit& split) {
+SubspaceFit<S> fit_subspace(const Options& o, const DataSplit& split) {
   const Index dim = split.train.cols();
   SubspaceFlowOptions model;
   model.layers = o.flow.resolved_layers();
@@ -78,23 +78,10 @@ int train_subspace(const Options& o, const DataSplit& split) {
   std::fflush(stdout);
 
   SubspaceFit<S> fit = fit_subspace_flow<S>(split.train, split.validation, model, search);
-  double seconds = 0;
-  for (const auto& candidate : fit.candidates) seconds += candidate.seconds;
   if (fit.budget_exhausted)
-    std::printf("budget: the search stopped after %.1f s of its %g s (--budget), before the ladder's end\n", seconds,
+    std::printf("budget: the search stopped after %.1f s of its %g s (--budget), before the ladder's end\n", fit.seconds,
                 search.budget_seconds);
-  save_model(o.out, fit.flow);
-
-  auto nll = [&](const Matrix<double>& x) {
-    return x.rows() == 0 ? double(NAN) : mean_negative_log_likelihood(fit.flow, as_scalar<S>(x));
-  };
-  const double train_nll = nll(split.train), val_nll = nll(split.validation), test_nll = nll(split.test);
-  std::printf("subspace k=%lld chosen of %zu candidates (val_nll %s)\n", static_cast<long long>(fit.active),
-              fit.candidates.size(), format_nll(val_nll).c_str());
-  std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f kept_k=%lld\n", format_nll(train_nll).c_str(),
-              format_nll(val_nll).c_str(), format_nll(test_nll).c_str(), seconds, static_cast<long long>(fit.active));
-  print_gaussian_baseline(split, DataSplit{}, train_nll, val_nll, test_nll);
-  return 0;
+  return fit;
 }
 
 }  // namespace eigenflow::cli

@@ -112,9 +112,10 @@ expect_ok "train with no --flow on 5 columns" -- "$EIGENFLOW" "${sub_args[@]}" -
 grep -q '^train flow=subspace .*k searched on validation' out.txt && pass || fail "the default beyond 2D is the subspace flow: $(head -1 out.txt)"
 [ "$(grep -Ec '^candidate k=[0-9]+ val_nll=[-0-9.]+ epochs=[0-9]+ seconds=[0-9.]+$' out.txt)" -ge 3 ] && grep -q '^candidate k=0 val_nll' out.txt &&
   pass || fail "one line per candidate k, from k = 0: $(grep '^candidate' out.txt)"
+grep -Eq '^candidate nsf val_nll=[-0-9.]+ epochs=[0-9]+ seconds=[0-9.]+$' out.txt && pass || fail "the search tries nsf as one more candidate: $(grep '^candidate' out.txt)"
 chosen=$(sed -n 's/^subspace k=\([0-9]*\) chosen of [0-9]* candidates.*/\1/p' out.txt)
-best=$(awk '/^candidate/ { split($2, k, "="); split($3, v, "="); if (best == "" || v[2] + 0 < low) { best = k[2]; low = v[2] + 0 } } END { print best }' out.txt)
-[ -n "$chosen" ] && [ "$chosen" = "$best" ] && pass || fail "the validation-best candidate ($best) is the chosen k ($chosen)"
+best=$(awk '/^candidate k=/ { split($2, k, "="); split($3, v, "="); if (best == "" || v[2] + 0 < low) { best = k[2]; low = v[2] + 0 } } END { print best }' out.txt)
+[ -n "$chosen" ] && [ "$chosen" = "$best" ] && pass || fail "the validation-best k ($best) is the one kept ($chosen), and nsf is not: $(grep -E '^(candidate nsf|nsf chosen)' out.txt)"
 [ "$(tr -d ' \n' <sub.json | grep -o '"active":[0-9]*' | cut -d: -f2)" = "$chosen" ] && pass || fail "the saved subspace layer holds the chosen k ($chosen)"
 [ "$chosen" -ge 2 ] && pass || fail "mixed-moons needs at least the moons' plane: k = $chosen"
 awk '/^baseline/ { gsub(/[()]/, ""); for (i = 1; i <= NF; ++i) if ($i == "by") gain = $(i + 1) } END { exit !(gain + 0 > 0.3) }' out.txt &&
@@ -125,9 +126,19 @@ expect_ok "train --active 2" -- "$EIGENFLOW" "${sub_args[@]}" --active 2 --out s
 expect_ok "train --active 0" -- "$EIGENFLOW" "${sub_args[@]}" --active 0 --precision double --out sub0.json
 grep -Eq '^baseline full-covariance gaussian test_nll=[-0-9.]+ \(flow better by -?0\.0000 nats\)$' out.txt &&
   pass || fail "--active 0 is the full-covariance Gaussian: $(grep -E '^(final|baseline)' out.txt)"
-expect_ok "the subspace flow on Gaussian rows" -- "$EIGENFLOW" train --data gaussian4.csv --epochs 30 --patience 10 --layers 2 --hidden 16 --out subg.json
+expect_ok "the default beyond 2D on Gaussian rows" -- "$EIGENFLOW" train --data gaussian4.csv --epochs 30 --patience 10 --layers 2 --hidden 16 --out subg.json
 awk '/^baseline/ { gsub(/[()]/, ""); for (i = 1; i <= NF; ++i) if ($i == "by") gain = $(i + 1) } END { exit !(gain + 0 > -0.03) }' out.txt &&
-  pass || fail "on Gaussian rows the subspace flow ends within noise of the Gaussian: $(grep -E '^(subspace|final|baseline)' out.txt)"
+  pass || fail "on Gaussian rows the default ends within noise of the Gaussian: $(grep -E '^(subspace|nsf|final|baseline)' out.txt)"
+# k = 0 is the exact Gaussian fit; nsf (jitter, 30 epochs) is clearly worse here, and the subspace flow is kept
+grep -q '^subspace k=0 chosen' out.txt && pass || fail "on Gaussian rows k = 0 is kept: $(grep -E '^(candidate|subspace|nsf)' out.txt)"
+# One independent source among Gaussian coordinates, at this size: the best k (1) is not clearly
+# better than nsf on validation (5.159 against 5.186 nats with this seed), so nsf, the default
+# before the subspace flow, is kept. (Pinned to this seed: the rule, not the numbers, is the test.)
+expect_ok "the default beyond 2D where the subspace flow is not clearly better" -- "$EIGENFLOW" train --dataset mixed-sources --dim 3 --n 1500 --seed 1 --epochs 30 --patience 10 --layers 2 --hidden 16 --out subn.json
+grep -q '^nsf chosen over the subspace flow' out.txt && grep -q 'kept_flow=nsf kept_epoch=' out.txt && ! grep -q '"subspace"' subn.json &&
+  [ "$(grep -c '^candidate' out.txt)" -ge 3 ] && pass || fail "nsf is kept unless the subspace flow is clearly better: $(grep -E '^(candidate|subspace|nsf|final)' out.txt)"
+expect_ok "--flow subspace on Gaussian rows" -- "$EIGENFLOW" train --data gaussian4.csv --flow subspace --epochs 30 --patience 10 --layers 2 --hidden 16 --out subg2.json
+! grep -q '^candidate nsf' out.txt && grep -q '"subspace"' subg2.json && pass || fail "--flow subspace keeps the subspace flow, with no nsf candidate"
 expect_ok "a budget that ends the search" -- "$EIGENFLOW" "${sub_args[@]}" --budget 0.001 --out subb.json
 grep -q '^budget: the search stopped after' out.txt && [ "$(grep -c '^candidate' out.txt)" -le 2 ] && pass || fail "--budget 0.001 cuts the search: $(cat out.txt)"
 expect_ok "logprob under the subspace flow" -- "$EIGENFLOW" logprob --model sub.json --in mixed5.csv --out sub-logp.csv

@@ -92,6 +92,7 @@ struct SubspaceFit {
   Index active = 0;   ///< its k
   std::vector<SubspaceCandidate> candidates;
   bool budget_exhausted = false;  ///< the budget ended the search before the ladder did
+  double seconds = 0;             ///< the whole search's wall time, projection pursuit included
 };
 
 /// The ladder of candidate k: 0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, … (each step ×1.5
@@ -218,7 +219,7 @@ SubspaceFit<S> fit_subspace_flow(const Matrix<double>& training_rows, const Matr
     candidates.push_back(candidate);
     if (search.on_candidate) search.on_candidate(candidate);
     if (!best || candidate.validation_nll < best->candidates.front().validation_nll) {
-      best = SubspaceFit<S>{std::move(flow), k, {candidate}, false};
+      best = SubspaceFit<S>{std::move(flow), k, {candidate}, false, 0};
       worse_in_a_row = 0;
     } else if (++worse_in_a_row == 2) {
       break;
@@ -230,6 +231,7 @@ SubspaceFit<S> fit_subspace_flow(const Matrix<double>& training_rows, const Matr
   }
   best->candidates = std::move(candidates);
   best->budget_exhausted = exhausted;
+  best->seconds = elapsed();
   return std::move(*best);
 }
 
