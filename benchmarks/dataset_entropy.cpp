@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   try {
     const std::string name = argv[1];
     const auto n = static_cast<Index>(std::atoll(argv[2]));
-    const std::optional<double> noise = std::string(argv[3]) == "-" ? std::nullopt : std::optional<double>(std::atof(argv[3]));
+    std::optional<double> noise;
+    if (std::string(argv[3]) != "-") noise = std::atof(argv[3]);
     const auto draws = static_cast<Index>(std::atoll(argv[4]));
     const Index dim = argc > 5 ? static_cast<Index>(std::atoll(argv[5])) : dataset_info(name).default_dim;
     const auto log_density = dataset_log_density(name, n, noise, dim);
