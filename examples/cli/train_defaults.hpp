@@ -24,7 +24,8 @@
 //             0.09; wine better, diabetes and digits a little worse); nsf-ar gained nothing from 4
 //   flow      realnvp for D ≤ 2 (seeds 000 to 003); for D ≥ 3 the subspace flow (a flow on
 //             the k least Gaussian directions, a Gaussian on the rest, k chosen on validation:
-//             mixed-moons D = 8, N = 5,000 KL 0.06 against nsf's 0.23), or nsf where the subspace
+//             mixed-moons D = 8, N = 5,000 KL 0.06 against nsf's 0.23), kept only when clearly
+//             better than nsf on validation (train_command.hpp, fit_default_beyond_2d), or nsf where the subspace
 //             flow does not apply (conditional, --bounded or --dequantize data) and for a
 //             conditional density of one column (its couplings would be affine in x: a Gaussian given c)
 //   subspace  its own training defaults (subspace_command.hpp): batch 256 (N/16, at least 32, for
