@@ -8,6 +8,7 @@ EIGENFLOW_PACKAGES=(
   libeigen3-dev nlohmann-json3-dev  # the library's dependencies
   catch2                            # tests
   libcli11-dev gnuplot-nox          # the command line and its pictures
+  pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module (python/), for Debian's /usr/bin/python3
 )
 
 # Callers may add packages in EIGENFLOW_EXTRA_PACKAGES before sourcing this file.

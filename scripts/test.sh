@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages, configure, build) and runs the whole test suite through ctest.
-#   bash scripts/test.sh               Release build in build/
+#   bash scripts/test.sh               Release build in build/, the Python module's tests (pytest) included
 #   bash scripts/test.sh --sanitize    the same suite under AddressSanitizer + UBSan, in build-sanitize/
 #   bash scripts/test.sh --fuzz [S]    the libFuzzer targets (clang), S seconds each (default 60)
 mode=${1:-}
@@ -36,7 +36,7 @@ case "$mode" in
     done
     ;;
   *)
-    eigenflow_configure build -DEIGENFLOW_BUILD_TESTS=ON
+    eigenflow_configure build -DEIGENFLOW_BUILD_TESTS=ON -DEIGENFLOW_BUILD_PYTHON=ON -DPython_EXECUTABLE=/usr/bin/python3
     cmake --build build -j "$EIGENFLOW_JOBS"
     ctest --test-dir build --output-on-failure -j "$EIGENFLOW_JOBS"
     ;;

@@ -217,27 +217,12 @@ int run(int argc, char** argv) {
   }
   if (app.got_subcommand("train")) {
     require(!o.dataset.empty() || !o.data_path.empty(), "train needs --dataset NAME or --data FILE.csv");
-    require(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number");
-    require(std::isfinite(o.clip) && o.clip >= 0, "--clip must be non-negative");
-    require(o.test_fraction >= 0 && o.test_fraction < 1, "--test-fraction must be in [0, 1)");
-    require(o.average_decay >= 0 && o.average_decay < 1, "--average-decay must be in [0, 1)");
-    require(std::isfinite(o.weight_decay) && std::isfinite(o.jitter), "--weight-decay and --jitter must be finite");
-    if (!o.bounded.empty()) parse_bounds(o.bounded);
-    require(std::isfinite(o.flow.spline.tail_bound) && o.flow.spline.tail_bound > 0, "--tail-bound must be a positive number");
-    require(o.validation_fraction >= 0 && o.validation_fraction < 1, "--validation-fraction must be in [0, 1)");
+    const Options resolved = resolved_train_options(o, train_cmd->count("--activation") > 0, train_cmd->count("--lr") > 0);
     set_threads(o.threads);
     if (!o.checkpoint_dir.empty() && !o.resume) {
       ::mkdir(o.checkpoint_dir.c_str(), 0755);  // an existing directory is fine
       require_writable_destination(o.checkpoint_dir + "/checkpoint.json");
     }
-    Options resolved = o;
-    resolved.flow.activation = parse_activation(o.activation);
-    if (o.flow.family == "cnf") {  // measured on two moons: benchmarks/README.md, "Continuous flows"
-      if (train_cmd->count("--activation") == 0) resolved.flow.activation = Activation::tanh;  // smooth dynamics
-      if (train_cmd->count("--lr") == 0) resolved.lr = 1e-2;
-    }
-    resolved.flow.conditioner = o.conditioner == "shared" ? Conditioner::shared : Conditioner::separate;
-    resolved.flow.conditional_base = o.conditional_base;
     return o.precision == "float" ? train_command<float>(resolved) : train_command<double>(resolved);
   }
   if (app.got_subcommand("fit")) {

@@ -3,6 +3,7 @@
 
 #include <eigenflow/eigenflow.hpp>
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -232,13 +233,43 @@ TrainedFlow<S> fit_default_beyond_2d(const Options& given, const Options& o, con
   return nsf;
 }
 
+/// The train flags checked, and resolved where one depends on another (given: whether
+/// --activation and --lr were set; a continuous flow changes their defaults).
+inline Options resolved_train_options(const Options& o, bool activation_given, bool lr_given) {
+  require(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number");
+  require(std::isfinite(o.clip) && o.clip >= 0, "--clip must be non-negative");
+  require(o.test_fraction >= 0 && o.test_fraction < 1, "--test-fraction must be in [0, 1)");
+  require(o.average_decay >= 0 && o.average_decay < 1, "--average-decay must be in [0, 1)");
+  require(std::isfinite(o.weight_decay) && std::isfinite(o.jitter), "--weight-decay and --jitter must be finite");
+  if (!o.bounded.empty()) parse_bounds(o.bounded);
+  require(std::isfinite(o.flow.spline.tail_bound) && o.flow.spline.tail_bound > 0, "--tail-bound must be a positive number");
+  require(o.validation_fraction >= 0 && o.validation_fraction < 1, "--validation-fraction must be in [0, 1)");
+  Options resolved = o;
+  resolved.flow.activation = parse_activation(o.activation);
+  if (o.flow.family == "cnf") {  // measured on two moons: benchmarks/README.md, "Continuous flows"
+    if (!activation_given) resolved.flow.activation = Activation::tanh;  // smooth dynamics
+    if (!lr_given) resolved.lr = 1e-2;
+  }
+  resolved.flow.conditioner = o.conditioner == "shared" ? Conditioner::shared : Conditioner::separate;
+  resolved.flow.conditional_base = o.conditional_base;
+  return resolved;
+}
+
+/// Rows a caller holds instead of the flags' files (the Python module): each matrix [x | c],
+/// the context's `context_dim` columns last; held-out rows replace the split's share of them.
+struct RowsInMemory {
+  JointRows data;
+  std::optional<Matrix<double>> validation, test;
+};
+
 template <class S>
-int train_command(const Options& given) {
+int train_command(const Options& given, const RowsInMemory* memory = nullptr) {
   require_writable_destination(given.out);
   const Bounds bounds = given.bounded.empty() ? Bounds() : Bounds(parse_bounds(given.bounded));
   Random data_rng(given.seed);
   // Rows [x | c]: the context columns (if any) moved last; every split keeps x and c paired.
-  JointRows joint = load_joint_rows(given, given.data_path, data_rng, given.data_path.empty() ? given.dataset : "'" + given.data_path + "'");
+  JointRows joint = memory ? memory->data
+                           : load_joint_rows(given, given.data_path, data_rng, given.data_path.empty() ? given.dataset : "'" + given.data_path + "'");
   detail::require_finite("training data", joint.values);
   const Index context_dim = joint.context_dim, columns = joint.values.cols(), dim = columns - context_dim;
   require(!given.dequantize || context_dim == 0,
@@ -248,22 +279,26 @@ int train_command(const Options& given) {
     for (Index j = 0; j < dim; ++j) integer_columns.push_back(j);
   check_preprocessing_flags(given, integer_columns, bounds, joint.values.leftCols(dim));
   require(given.jitter <= 0 || !bounds, "--jitter cannot be combined with --bounded: the noise could leave the bounds");
-  // Held-out rows from files replace the split's share of them; they have the training file's layout.
-  auto held_out = [&](const std::string& path) {
-    const JointRows rows = load_joint_rows(given, path, data_rng, "'" + path + "'", context_dim);
+  // Held-out rows from files (or memory) replace the split's share of them; they have the training rows' layout.
+  auto held_out = [&](const std::string& path, const std::optional<Matrix<double>>& rows_in_memory) {
+    const std::string where = rows_in_memory ? path : "'" + path + "'";
+    const JointRows rows = rows_in_memory ? JointRows{*rows_in_memory, context_dim} : load_joint_rows(given, path, data_rng, where, context_dim);
     if (rows.values.cols() != columns || rows.context_dim != context_dim)
-      throw ShapeError("'" + path + "': expected " + std::to_string(dim) + " point and " + std::to_string(context_dim) +
+      throw ShapeError(where + ": expected " + std::to_string(dim) + " point and " + std::to_string(context_dim) +
                        " context columns like the training data, found " + std::to_string(rows.values.cols() - rows.context_dim) +
                        " and " + std::to_string(rows.context_dim));
     check_preprocessing_flags(given, integer_columns, bounds, rows.values.leftCols(dim));
     return rows.values;
   };
-  const bool validation_file = !given.validation_path.empty(), test_file = !given.test_path.empty();
+  const std::optional<Matrix<double>> none;
+  const bool validation_given = memory ? memory->validation.has_value() : !given.validation_path.empty();
+  const bool test_given = memory ? memory->test.has_value() : !given.test_path.empty();
   DataSplit joint_split =
-      split_dataset(joint.values, validation_file ? 0 : given.validation_fraction, test_file ? 0 : given.test_fraction, data_rng);
+      split_dataset(joint.values, validation_given ? 0 : given.validation_fraction, test_given ? 0 : given.test_fraction, data_rng);
   joint.values.resize(0, 0);  // the split holds the rows now
-  if (validation_file) joint_split.validation = held_out(given.validation_path);
-  if (test_file) joint_split.test = held_out(given.test_path);
+  if (validation_given)
+    joint_split.validation = memory ? held_out("the validation rows", memory->validation) : held_out(given.validation_path, none);
+  if (test_given) joint_split.test = memory ? held_out("the test rows", memory->test) : held_out(given.test_path, none);
   auto [split, context] = split_columns(joint_split, dim);
   joint_split = DataSplit();
   require(split.train.rows() >= 2, "too few training points after the split");

@@ -1,0 +1,132 @@
+// eigenflow._eigenflow.train: `eigenflow train`'s own path (examples/cli/train_command.hpp)
+// on rows held in numpy arrays instead of files: the same defaults, split, seeds and model,
+// so that the same rows and options give the same model file, byte for byte. Options are
+// the command line's flags by name (underscores for dashes); unknown names are refused.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <eigenflow/eigenflow.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "arrays.hpp"
+#include "train_command.hpp"
+
+namespace eigenflow::python {
+
+namespace {
+
+/// The command line's Options from {flag name: value}.
+cli::Options options_from(const py::dict& given, bool& activation_given, bool& lr_given) {
+  cli::Options o;
+  o.test_fraction = 0;  // fit(X) trains on X; held-out rows are the caller's to keep
+  for (const auto& [key, value] : given) {
+    const std::string name = py::str(key);
+    auto number = [&] { return value.cast<double>(); };
+    auto integer = [&] { return value.cast<long long>(); };
+    auto text = [&] { return value.cast<std::string>(); };
+    if (name == "flow") o.flow.family = text();
+    else if (name == "layers") o.flow.layers = integer();
+    else if (name == "hidden") o.flow.hidden = integer();
+    else if (name == "depth") o.flow.depth = integer();
+    else if (name == "bins") o.bins = integer();
+    else if (name == "tail_bound") o.flow.spline.tail_bound = number();
+    else if (name == "mix") o.flow.mix = text();
+    else if (name == "actnorm") o.flow.actnorm = value.cast<bool>();
+    else if (name == "activation") { o.activation = text(); activation_given = true; }
+    else if (name == "epochs") o.epochs = integer();
+    else if (name == "batch") o.batch = integer();
+    else if (name == "patience") o.patience = integer();
+    else if (name == "lr") { o.lr = number(); lr_given = true; }
+    else if (name == "weight_decay") o.weight_decay = number();
+    else if (name == "jitter") o.jitter = number();
+    else if (name == "average_decay") o.average_decay = number();
+    else if (name == "clip") o.clip = number();
+    else if (name == "schedule") o.schedule = text();
+    else if (name == "seed") o.seed = value.cast<unsigned long long>();
+    else if (name == "precision") o.precision = text();
+    else if (name == "validation_fraction") o.validation_fraction = number();
+    else if (name == "test_fraction") o.test_fraction = number();
+    else if (name == "threads") o.threads = integer();
+    else if (name == "active") o.active = integer();
+    else if (name == "budget") o.budget = number();
+    else if (name == "keep_last") o.keep_last = value.cast<bool>();
+    else throw ValueError("train: unknown option '" + name + "'");
+  }
+  if (o.precision != "float" && o.precision != "double")
+    throw ValueError("train: precision must be 'float' or 'double', found '" + o.precision + "'");
+  if (o.schedule != "cosine" && o.schedule != "constant")
+    throw ValueError("train: schedule must be 'cosine' or 'constant', found '" + o.schedule + "'");
+  return o;
+}
+
+/// [x | c] as one matrix.
+Matrix<double> joined(const Matrix<double>& x, const std::optional<Matrix<double>>& c) {
+  if (!c) return x;
+  if (c->rows() != x.rows())
+    throw ShapeError("train: the context has " + std::to_string(c->rows()) + " rows for " + std::to_string(x.rows()) + " points");
+  Matrix<double> out(x.rows(), x.cols() + c->cols());
+  out << x, *c;
+  return out;
+}
+
+std::optional<Matrix<double>> optional_rows(const std::optional<InputArray>& a, const std::string& name, Index columns = -1) {
+  if (!a) return std::nullopt;
+  return to_matrix<double>(*a, name, columns);
+}
+
+std::string read_and_remove(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  in.close();
+  std::filesystem::remove(path);
+  std::string out = text.str();
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+/// The model file's text of `eigenflow train` with these options on these rows.
+std::string train(const py::dict& given, const InputArray& x, const std::optional<InputArray>& context,
+                  const std::optional<InputArray>& x_val, const std::optional<InputArray>& context_val) {
+  bool activation_given = false, lr_given = false;
+  cli::Options o = options_from(given, activation_given, lr_given);
+  const Matrix<double> points = to_matrix<double>(x, "train: X");
+  const std::optional<Matrix<double>> c = optional_rows(context, "train: the context");
+  const Index context_dim = c ? c->cols() : 0;
+  if ((x_val && context_dim > 0 && !context_val) || (!x_val && context_val))
+    throw ValueError("train: X_val and context_val go together for a conditional model (and context_val alone means nothing)");
+  cli::RowsInMemory rows{{joined(points, c), context_dim}, std::nullopt, std::nullopt};
+  if (x_val) rows.validation = joined(to_matrix<double>(*x_val, "train: X_val", points.cols()), optional_rows(context_val, "train: context_val", context_dim));
+  std::random_device entropy;
+  const std::filesystem::path out =
+      std::filesystem::temp_directory_path() / ("eigenflow-" + std::to_string(entropy()) + std::to_string(entropy()) + ".json");
+  o.out = out.string();
+  const cli::Options resolved = cli::resolved_train_options(o, activation_given, lr_given);
+  {
+    py::gil_scoped_release release;
+    cli::set_threads(resolved.threads);
+    if (resolved.precision == "float") cli::train_command<float>(resolved, &rows);
+    else cli::train_command<double>(resolved, &rows);
+    std::fflush(stdout);
+    std::fflush(stderr);
+  }
+  return read_and_remove(out);
+}
+
+}  // namespace
+
+void bind_training(py::module_& m) {
+  m.def("train", &train, py::arg("options"), py::arg("X"), py::arg("context") = py::none(), py::arg("X_val") = py::none(),
+        py::arg("context_val") = py::none(),
+        "The model file's text of `eigenflow train` with these options (its flags, underscores for dashes) on these rows.");
+}
+
+}  // namespace eigenflow::python

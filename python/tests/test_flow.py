@@ -1,0 +1,179 @@
+"""The Python module against the command line and against independent computations.
+Run by ctest (test_python) with PYTHONPATH at the build tree's package and EIGENFLOW_CLI
+at the command line's binary."""
+import math
+import os
+import pickle
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+import eigenflow
+
+CLI = os.environ.get("EIGENFLOW_CLI", "eigenflow")
+
+
+def two_moons(n, noise, seed):
+    """scikit-learn's make_moons, written again (docs/datasets.md)."""
+    rng = np.random.default_rng(seed)
+    a, b = np.linspace(0, np.pi, n // 2), np.linspace(0, np.pi, n - n // 2)
+    x = np.vstack([np.append(np.cos(a), 1 - np.cos(b)), np.append(np.sin(a), 1 - np.sin(b) - 0.5)]).T
+    x += rng.normal(scale=noise, size=x.shape)
+    return x[rng.permutation(n)]
+
+
+def gaussian_log_density(train, x):
+    """The full-covariance Gaussian fitted to train (maximum likelihood), at x."""
+    mean, cov = train.mean(0), np.cov(train, rowvar=False, bias=True)
+    diff = x - mean
+    solved = np.linalg.solve(cov, diff.T).T
+    return -0.5 * (diff * solved).sum(1) - 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]
+
+
+def write_csv(path, x):
+    header = ",".join(f"x{j + 1}" for j in range(x.shape[1]))
+    np.savetxt(path, x, delimiter=",", header=header, comments="", fmt="%.17g")
+
+
+def run_cli(*args):
+    return subprocess.run([CLI, *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return two_moons(1200, 0.05, 1)
+
+
+@pytest.fixture(scope="module")
+def fitted(moons):
+    return eigenflow.Flow("realnvp", layers=4, hidden=16, epochs=30, random_state=3).fit(moons[:1000])
+
+
+def test_fit_beats_the_gaussian_on_held_out_two_moons(moons, fitted):
+    held_out = moons[1000:]
+    flow_ll = fitted.score(held_out)
+    gaussian_ll = gaussian_log_density(moons[:1000], held_out).mean()
+    assert flow_ll > gaussian_ll + 0.5, (flow_ll, gaussian_ll)
+    assert fitted.score_samples(held_out).shape == (200,)
+    assert fitted.score_samples(held_out).dtype == np.float32  # the model's precision
+
+
+def test_a_model_trained_here_is_the_cli_file_byte_for_byte(tmp_path, moons):
+    data = moons[:400]
+    write_csv(tmp_path / "train.csv", data)
+    for precision in ("float", "double"):
+        run_cli("train", "--data", str(tmp_path / "train.csv"), "--flow", "nsf", "--layers", "2", "--hidden", "8",
+                "--epochs", "3", "--seed", "7", "--test-fraction", "0", "--precision", precision,
+                "--out", str(tmp_path / "cli.json"))
+        ours = eigenflow.Flow("nsf", layers=2, hidden=8, epochs=3, precision=precision, random_state=7).fit(data)
+        ours.save(tmp_path / "python.json")
+        assert (tmp_path / "python.json").read_bytes() == (tmp_path / "cli.json").read_bytes(), precision
+
+
+def test_densities_agree_with_the_cli(tmp_path, moons, fitted):
+    fitted.save(tmp_path / "m.json")
+    write_csv(tmp_path / "x.csv", moons[1000:])
+    run_cli("logprob", "--model", str(tmp_path / "m.json"), "--in", str(tmp_path / "x.csv"), "--out", str(tmp_path / "lp.csv"))
+    theirs = np.loadtxt(tmp_path / "lp.csv", delimiter=",", skiprows=1, ndmin=2)[:, -1]
+    np.testing.assert_allclose(fitted.score_samples(moons[1000:]), theirs, rtol=1e-6, atol=1e-6)
+    loaded = eigenflow.load(tmp_path / "m.json")  # and a file read back scores the same, exactly
+    np.testing.assert_array_equal(loaded.score_samples(moons[1000:]), fitted.score_samples(moons[1000:]))
+
+
+def test_forward_inverse_and_the_change_of_variables(moons, fitted):
+    x = moons[:50]
+    z, log_det = fitted.forward(x)
+    back, inverse_log_det = fitted.inverse(z)
+    np.testing.assert_allclose(back, x, atol=1e-4)
+    np.testing.assert_allclose(inverse_log_det, -log_det, atol=1e-4)
+    z64 = z.astype(np.float64)
+    base = -0.5 * (z64 ** 2).sum(1) - math.log(2 * math.pi)
+    np.testing.assert_allclose(fitted.log_prob(x), base + log_det, rtol=1e-5, atol=1e-5)
+    samples, log_p = fitted.sample_and_log_prob(300, random_state=4)
+    assert samples.shape == (300, 2)
+    np.testing.assert_allclose(log_p, fitted.log_prob(samples), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(fitted.sample(5, random_state=9), fitted.sample(5, random_state=9))
+
+
+def test_the_density_integrates_to_one(fitted):
+    grid = np.linspace(-4, 5, 361)
+    step = grid[1] - grid[0]
+    xx, yy = np.meshgrid(grid, grid)
+    points = np.column_stack([xx.ravel(), yy.ravel()])
+    mass = np.exp(fitted.score_samples(points).astype(np.float64)).sum() * step * step
+    assert abs(mass - 1) < 0.02, mass
+
+
+def test_pickle_and_params(fitted, moons):
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.score_samples(moons[:20]), fitted.score_samples(moons[:20]))
+    params = fitted.get_params()
+    assert params["flow"] == "realnvp" and params["layers"] == 4 and params["random_state"] == 3
+    clone = eigenflow.Flow(**params)
+    assert clone.get_params() == params
+    assert clone.set_params(epochs=5) is clone and clone.epochs == 5
+    with pytest.raises(ValueError):
+        clone.set_params(colour="red")
+    sklearn = pytest.importorskip("sklearn.base")
+    assert sklearn.clone(fitted).get_params() == params
+
+
+def test_validation_rows_and_a_conditional_model():
+    rng = np.random.default_rng(5)
+    c = rng.uniform(-1, 1, size=(600, 1))
+    x = np.column_stack([c[:, 0] + 0.1 * rng.normal(size=600), -c[:, 0] + 0.1 * rng.normal(size=600)])
+    flow = eigenflow.Flow("nsf", layers=2, hidden=16, epochs=20, random_state=1)
+    flow.fit(x[:500], context=c[:500], X_val=x[500:], context_val=c[500:])
+    near = flow.score_samples(np.array([[0.5, -0.5]]), context=np.array([[0.5]]))[0]
+    far = flow.score_samples(np.array([[0.5, -0.5]]), context=np.array([[-0.5]]))[0]
+    assert near > far + 3, (near, far)
+    samples = flow.sample(100, context=np.array([[0.3]]), random_state=2)
+    assert abs(samples[:, 0].mean() - 0.3) < 0.1 and abs(samples[:, 1].mean() + 0.3) < 0.1
+    with pytest.raises(ValueError, match="conditional"):
+        flow.score_samples(x[:3])
+
+
+def test_bad_input_is_a_clear_python_error(tmp_path, fitted):
+    with pytest.raises(ValueError, match="expected 2 columns"):
+        fitted.score_samples(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="2-D array"):
+        fitted.score_samples(np.zeros(4))
+    with pytest.raises(ValueError, match="non-finite"):
+        fitted.score_samples(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="non-finite"):
+        eigenflow.Flow(epochs=1).fit(np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="unknown option"):
+        eigenflow._eigenflow.train({"colour": "red"}, np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="lr"):
+        eigenflow.Flow(learning_rate=-1.0).fit(np.random.default_rng(0).normal(size=(50, 2)))
+    with pytest.raises((TypeError, ValueError)):
+        fitted.score_samples(np.array([["a", "b"]]))
+    with pytest.raises(OSError, match="cannot open"):
+        eigenflow.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text('{"format": "eigenflow-model", "layers": [')
+    with pytest.raises(ValueError, match="not valid JSON"):
+        eigenflow.load(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="not fitted"):
+        eigenflow.Flow().score_samples(np.zeros((1, 2)))
+    # any layout and dtype numpy can cast: a strided float32 view scores as its copy does
+    x = np.random.default_rng(1).normal(size=(10, 4)).astype(np.float32)[:, ::2]
+    np.testing.assert_array_equal(fitted.score_samples(x), fitted.score_samples(np.ascontiguousarray(x, dtype=np.float64)))
+
+
+def test_threads_score_at_once(fitted):
+    x = np.random.default_rng(2).normal(size=(20000, 2))
+    expected = fitted.score_samples(x)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = fitted.score_samples(x)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
