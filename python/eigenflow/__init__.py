@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from ._eigenflow import Model
+from ._eigenflow import fit_target as _fit_target
 from ._eigenflow import train as _train
 
 __all__ = ["Flow", "Model", "load"]
@@ -142,6 +143,26 @@ class Flow:
         options["seed"] = _seed(self.random_state)
         with _quiet(not self.verbose):
             text = _train(options, X, context, X_val, context_val)
+        self.model_ = Model.from_json(text)
+        self.n_features_in_ = self.model_.dim
+        return self
+
+    def fit_target(self, target, *, steps=40000, anneal=None, samples=100000):
+        """Variational inference: fits the flow's density to the built-in unnormalised target
+        exp(-U) ("u1", "u2", "u3", "u4", "banana", "funnel", "ring") by reverse KL, as
+        `eigenflow fit --target TARGET` does (flow None: 32 planar layers; learning_rate None:
+        1e-2; batch_size None: 256; anneal None: half the steps). Prints the ELBO, the
+        importance-sampled log Z and the KL when verbose."""
+        options = {"steps": steps, "samples": samples, "seed": _seed(self.random_state)}
+        renamed = {"learning_rate": "fit_lr", "batch_size": "fit_batch", "clip": "fit_clip"}
+        for name in ("flow", "layers", "hidden", "depth", "bins", "tail_bound", "mix", "actnorm", "activation",
+                     "schedule", "precision", "threads", "learning_rate", "batch_size", "clip"):
+            if getattr(self, name) is not None:
+                options[renamed.get(name, _FLAGS[name])] = getattr(self, name)
+        if anneal is not None:
+            options["anneal"] = anneal
+        with _quiet(not self.verbose):
+            text = _fit_target(options, target)
         self.model_ = Model.from_json(text)
         self.n_features_in_ = self.model_.dim
         return self

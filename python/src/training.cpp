@@ -1,6 +1,7 @@
 // eigenflow._eigenflow.train: `eigenflow train`'s own path (examples/cli/train_command.hpp)
 // on rows held in numpy arrays instead of files: the same defaults, split, seeds and model,
-// so that the same rows and options give the same model file, byte for byte. Options are
+// so that the same rows and options give the same model file, byte for byte; and
+// fit_target: `eigenflow fit`'s (variational inference on a built-in target). Options are
 // the command line's flags by name (underscores for dashes); unknown names are refused.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "arrays.hpp"
+#include "fit_command.hpp"
 #include "train_command.hpp"
 
 namespace eigenflow::python {
@@ -58,7 +60,13 @@ cli::Options options_from(const py::dict& given, bool& activation_given, bool& l
     else if (name == "active") o.active = integer();
     else if (name == "budget") o.budget = number();
     else if (name == "keep_last") o.keep_last = value.cast<bool>();
-    else throw ValueError("train: unknown option '" + name + "'");
+    else if (name == "steps") o.steps = integer();
+    else if (name == "fit_batch") o.fit_batch = integer();
+    else if (name == "fit_lr") o.fit_lr = number();
+    else if (name == "fit_clip") o.fit_clip = number();
+    else if (name == "anneal") o.anneal = integer();
+    else if (name == "samples") o.fit_samples = integer();
+    else throw ValueError("unknown option '" + name + "'");
   }
   if (o.precision != "float" && o.precision != "double")
     throw ValueError("train: precision must be 'float' or 'double', found '" + o.precision + "'");
@@ -80,6 +88,12 @@ Matrix<double> joined(const Matrix<double>& x, const std::optional<Matrix<double
 std::optional<Matrix<double>> optional_rows(const std::optional<InputArray>& a, const std::string& name, Index columns = -1) {
   if (!a) return std::nullopt;
   return to_matrix<double>(*a, name, columns);
+}
+
+/// A file name of its own in the temporary directory, for the command's model file.
+std::filesystem::path temporary_model_path() {
+  std::random_device entropy;
+  return std::filesystem::temp_directory_path() / ("eigenflow-" + std::to_string(entropy()) + std::to_string(entropy()) + ".json");
 }
 
 std::string read_and_remove(const std::filesystem::path& path) {
@@ -105,9 +119,7 @@ std::string train(const py::dict& given, const InputArray& x, const std::optiona
     throw ValueError("train: X_val and context_val go together for a conditional model (and context_val alone means nothing)");
   cli::RowsInMemory rows{{joined(points, c), context_dim}, std::nullopt, std::nullopt};
   if (x_val) rows.validation = joined(to_matrix<double>(*x_val, "train: X_val", points.cols()), optional_rows(context_val, "train: context_val", context_dim));
-  std::random_device entropy;
-  const std::filesystem::path out =
-      std::filesystem::temp_directory_path() / ("eigenflow-" + std::to_string(entropy()) + std::to_string(entropy()) + ".json");
+  const std::filesystem::path out = temporary_model_path();
   o.out = out.string();
   const cli::Options resolved = cli::resolved_train_options(o, activation_given, lr_given);
   {
@@ -121,9 +133,31 @@ std::string train(const py::dict& given, const InputArray& x, const std::optiona
   return read_and_remove(out);
 }
 
+/// The model file's text of `eigenflow fit --target NAME` with these options.
+std::string fit_target(const py::dict& given, const std::string& target) {
+  bool activation_given = false, lr_given = false;
+  cli::Options o = options_from(given, activation_given, lr_given);
+  o.target = target;
+  if (o.flow.family.empty()) o.flow.family = "planar";
+  if (activation_given) o.flow.activation = parse_activation(o.activation);
+  const std::filesystem::path out = temporary_model_path();
+  o.out = out.string();
+  {
+    py::gil_scoped_release release;
+    cli::set_threads(o.threads);
+    if (o.precision == "float") cli::fit_command<float>(o);
+    else cli::fit_command<double>(o);
+    std::fflush(stdout);
+    std::fflush(stderr);
+  }
+  return read_and_remove(out);
+}
+
 }  // namespace
 
 void bind_training(py::module_& m) {
+  m.def("fit_target", &fit_target, py::arg("options"), py::arg("target"),
+        "The model file's text of `eigenflow fit --target TARGET` with these options (its flags, underscores for dashes).");
   m.def("train", &train, py::arg("options"), py::arg("X"), py::arg("context") = py::none(), py::arg("X_val") = py::none(),
         py::arg("context_val") = py::none(),
         "The model file's text of `eigenflow train` with these options (its flags, underscores for dashes) on these rows.");

@@ -72,6 +72,19 @@ def test_a_model_trained_here_is_the_cli_file_byte_for_byte(tmp_path, moons):
         assert (tmp_path / "python.json").read_bytes() == (tmp_path / "cli.json").read_bytes(), precision
 
 
+def test_fit_target_is_the_cli_fit_byte_for_byte(tmp_path):
+    run_cli("fit", "--target", "u1", "--layers", "4", "--steps", "200", "--samples", "1000", "--seed", "3",
+            "--out", str(tmp_path / "cli.json"))
+    flow = eigenflow.Flow(layers=4, random_state=3).fit_target("u1", steps=200, samples=1000)
+    flow.save(tmp_path / "python.json")
+    assert (tmp_path / "python.json").read_bytes() == (tmp_path / "cli.json").read_bytes()
+    # q is a density: its samples score as sample_and_log_prob says
+    samples, log_q = flow.sample_and_log_prob(100, random_state=1)
+    np.testing.assert_allclose(flow.score_samples(samples), log_q, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="target"):
+        eigenflow.Flow().fit_target("u9", steps=10)
+
+
 def test_densities_agree_with_the_cli(tmp_path, moons, fitted):
     fitted.save(tmp_path / "m.json")
     write_csv(tmp_path / "x.csv", moons[1000:])
