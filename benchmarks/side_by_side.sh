@@ -32,6 +32,7 @@ pytorch_round() {
   # thread: both pinned to 1. Two cores: each case gets the best of the three ways to
   # give PyTorch two (pool 2 + BLAS 1, pool 1 + BLAS 2, both 2); they differ by up to 4x.
   OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 benchmarks/pytorch_flows.py 1
+  for k in 2 8; do OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 benchmarks/pytorch_subspace.py step 16 "$k"; done
   for pool_blas in "2 1" "1 2" "2 2"; do
     read -r pool blas <<<"$pool_blas"
     OMP_NUM_THREADS=$pool OPENBLAS_NUM_THREADS=$blas /usr/bin/python3 benchmarks/pytorch_flows.py "$pool" "_2t"
@@ -62,7 +63,7 @@ gflops() {
     if (name ~ /^small_step/) printf "%.1f", 32 * 4 * 2432 * 3 / (v / 1e3) / 1e9
     else if (name ~ /_epoch/) printf "%.1f", 3000 * 405504 * 3 / (v / 1e3) / 1e9
     else if (name ~ /^inference/) printf "%.1f", v * 405504 / 1e9
-    else if (name ~ /^(maf|iaf|nsf)/) printf "-"
+    else if (name ~ /^(maf|iaf|nsf|subspace)/) printf "-"
     else printf "%s", v }'
 }
 echo "best of $rounds interleaved rounds"

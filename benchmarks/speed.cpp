@@ -20,6 +20,10 @@
 //              L = 2 … 16 couplings (batch 256)
 //   cond_maf/nsf/nsf_ar_step_d16  (only when named) the maf/nsf/nsf_ar_step_d16 models conditioned on a
 //              context of 4 columns (every conditioner reads it): what conditioning costs
+//   subspace_step_d16_kK  the subspace flow (train/subspace_fit.hpp: the whitening and R as LU maps,
+//              then on k = 2 or 8 of D = 16 coordinates 4 × [LU map, spline coupling 2 hidden × 64
+//              ReLU, 8 bins, B = 5] and an elementwise spline), batch 256 of 4096 mixed-moons rows:
+//              ms per training step (pytorch_subspace.py builds the same)
 //   planar_vi_step  variational inference (issue 15): 32 planar layers in the sampling direction,
 //              reverse KL against U1, batch 256, Adam 1e-2, float32: ms per step
 // Cases with the suffix _2t run the same on two threads (threads over the batch
@@ -214,6 +218,16 @@ int main(int argc, char** argv) {
           auto flow = autoregressive_stack<float>(kind, dim, rng);
           std::printf("%s %.4f ms\n", name.c_str(), 1e3 * step_seconds(flow, points, 256, 1, 100));
         }
+      }
+      for (const Index active : {2, 8}) {
+        const std::string name = "subspace_step_d16_k" + std::to_string(active);
+        if (!wanted(name)) continue;
+        Random subspace_rng(3);  // its own, so that the cases after it keep their weights
+        const Matrix<double> rows = generate_dataset("mixed-moons", 4096, subspace_rng, 0.08, 16);
+        SubspaceFlowOptions options;
+        options.start = SubspaceStart::random_rotation;  // R's start does not change a step's cost
+        auto flow = subspace_flow<float>(rows, active, options, subspace_rng);
+        std::printf("%s %.4f ms\n", name.c_str(), 1e3 * step_seconds(flow, Matrix<float>(rows.cast<float>()), 256, 1, 100));
       }
       for (const std::string kind : {"maf", "iaf"}) {
         if (!wanted(kind + "_sample_d16")) continue;
