@@ -6,6 +6,7 @@
 
 #include <eigenflow/eigenflow.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -14,26 +15,18 @@
 
 namespace eigenflow::cli {
 
-template <class S>
-int fit_command(const Options& o) {
-  require_writable_destination(o.out);
+/// fit's flags checked: steps, learning rate, clipping, annealing.
+inline void check_fit_flags(const Options& o) {
   require(o.steps >= 1, "--steps must be at least 1");
   require(std::isfinite(o.fit_lr) && o.fit_lr > 0, "--lr must be a positive number");
   require(std::isfinite(o.fit_clip) && o.fit_clip >= 0, "--clip must be non-negative");
   require(o.anneal >= -1, "--anneal must be non-negative (0: off)");
-  const TargetInfo& info = target_info(o.target);
-  const Target<S> target = make_builtin_target<S>(o.target);
+}
 
-  FlowSpec spec = o.flow;
-  spec.sampling = true;
-  Random model_rng(o.seed + 1);
-  FlowStack<S> flow = build_flow<S>(spec, target.dim(), model_rng);
-  // The base N(0, I) is placed over the target's box: x = centre + (half-width / 3)·T(u).
-  RowVector<S> centre(2), scale(2);
-  centre << S((info.box[0] + info.box[1]) / 2), S((info.box[2] + info.box[3]) / 2);
-  scale << S((info.box[1] - info.box[0]) / 6), S((info.box[3] - info.box[2]) / 6);
-  flow.set_preprocess(centre, scale);
-
+/// Reverse-KL training of the flow on the target as the flags say (Adam, no weight
+/// decay, cosine schedule, annealing over half the steps), progress on stderr.
+template <class S>
+FitResult fit_with_flags(FlowStack<S>& flow, const Target<S>& target, const Options& o) {
   AdamOptions adam;
   adam.learning_rate = o.fit_lr;
   adam.weight_decay = 0;
@@ -48,9 +41,29 @@ int fit_command(const Options& o) {
   options.report_every = std::max<long long>(1, std::min<long long>(100, o.steps / 20));
   ProgressPrinter progress;
   options.on_report = [&progress](const FitReport& report) { return progress(report); };
-
   const FitResult result = fit_reverse_kl(flow, optimizer, target, options);
   progress.finish();
+  return result;
+}
+
+template <class S>
+int fit_command(const Options& o) {
+  require_writable_destination(o.out);
+  check_fit_flags(o);
+  const TargetInfo& info = target_info(o.target);
+  const Target<S> target = make_builtin_target<S>(o.target);
+
+  FlowSpec spec = o.flow;
+  spec.sampling = true;
+  Random model_rng(o.seed + 1);
+  FlowStack<S> flow = build_flow<S>(spec, target.dim(), model_rng);
+  // The base N(0, I) is placed over the target's box: x = centre + (half-width / 3)·T(u).
+  RowVector<S> centre(2), scale(2);
+  centre << S((info.box[0] + info.box[1]) / 2), S((info.box[2] + info.box[3]) / 2);
+  scale << S((info.box[1] - info.box[0]) / 6), S((info.box[3] - info.box[2]) / 6);
+  flow.set_preprocess(centre, scale);
+
+  const FitResult result = fit_with_flags(flow, target, o);
   save_model(o.out, flow);
 
   Random check_rng(o.seed + 3);

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 from ._eigenflow import Model
+from ._eigenflow import fit_callable as _fit_callable
 from ._eigenflow import fit_target as _fit_target
 from ._eigenflow import train as _train
 
@@ -147,12 +148,19 @@ class Flow:
         self.n_features_in_ = self.model_.dim
         return self
 
-    def fit_target(self, target, *, steps=40000, anneal=None, samples=100000):
-        """Variational inference: fits the flow's density to the built-in unnormalised target
-        exp(-U) ("u1", "u2", "u3", "u4", "banana", "funnel", "ring") by reverse KL, as
-        `eigenflow fit --target TARGET` does (flow None: 32 planar layers; learning_rate None:
-        1e-2; batch_size None: 256; anneal None: half the steps). Prints the ELBO, the
-        importance-sampled log Z and the KL when verbose."""
+    def fit_target(self, target, *, dim=None, loc=0.0, scale=1.0, steps=40000, anneal=None, samples=100000):
+        """Variational inference: fits the flow's density q to an unnormalised target by
+        reverse KL, as `eigenflow fit` does (flow None: 32 planar layers in the sampling
+        direction; learning_rate None: 1e-2; batch_size None: 256; anneal None: half the steps).
+
+        target: a built-in target's name ("u1", "u2", "u3", "u4", "banana", "funnel", "ring"),
+        or a callable log_density(x) of an (n, dim) array returning log p~ per row, or the
+        pair (log p~, its gradient (n, dim)); without the gradient it is taken by central
+        differences (2·dim more calls per step). For a callable give dim, and loc and scale
+        (numbers or dim values) to place the base N(0, I) over the target: x = loc + scale·T(u).
+        Afterwards elbo_, log_normalizer_ (with log_normalizer_se_), ess_fraction_ and
+        pareto_k_ hold the importance-sampling check on `samples` draws (callables only; the
+        command line prints them for built-in targets)."""
         options = {"steps": steps, "samples": samples, "seed": _seed(self.random_state)}
         renamed = {"learning_rate": "fit_lr", "batch_size": "fit_batch", "clip": "fit_clip"}
         for name in ("flow", "layers", "hidden", "depth", "bins", "tail_bound", "mix", "actnorm", "activation",
@@ -161,8 +169,16 @@ class Flow:
                 options[renamed.get(name, _FLAGS[name])] = getattr(self, name)
         if anneal is not None:
             options["anneal"] = anneal
-        with _quiet(not self.verbose):
-            text = _fit_target(options, target)
+        if isinstance(target, str):
+            with _quiet(not self.verbose):
+                text = _fit_target(options, target)
+        else:
+            if not callable(target) or dim is None:
+                raise ValueError("fit_target: give a built-in target's name, or a callable and its dim")
+            row = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), (int(dim),)).reshape(1, -1)  # noqa: E731
+            with _quiet(not self.verbose):
+                text, *check = _fit_callable(options, target, int(dim), row(loc), row(scale))
+            self.elbo_, self.log_normalizer_, self.log_normalizer_se_, self.ess_fraction_, self.pareto_k_ = check
         self.model_ = Model.from_json(text)
         self.n_features_in_ = self.model_.dim
         return self

@@ -11,11 +11,13 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "arrays.hpp"
 #include "fit_command.hpp"
@@ -153,9 +155,104 @@ std::string fit_target(const py::dict& given, const std::string& target) {
   return read_and_remove(out);
 }
 
+/// rows x cols numbers returned by a Python target (a 1-D array when cols = 1), as S.
+template <class S>
+Matrix<S> returned_rows(const py::handle& returned, Index rows, Index cols, const std::string& name) {
+  const InputArray a = InputArray::ensure(returned);
+  if (!a) throw ValueError(name + ": not an array of numbers");
+  const bool as_column = a.ndim() == 1 && cols == 1 && static_cast<Index>(a.shape(0)) == rows;
+  if (!as_column && !(a.ndim() == 2 && static_cast<Index>(a.shape(0)) == rows && static_cast<Index>(a.shape(1)) == cols))
+    throw ShapeError(name + ": expected " + std::to_string(rows) + " rows of " + std::to_string(cols) + " (one per point)");
+  using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Matrix<S> out = Eigen::Map<const RowMajor>(a.data(), rows, cols).template cast<S>();
+  detail::require_finite(name.c_str(), out);
+  return out;
+}
+
+/// A target from a Python callable f(x) -> log p~(x) per row, or (log p~(x), its gradient
+/// per row). The tape sees U = −log p~ through its value and gradient at the batch:
+/// U(x) = Σ_j x_j·(−g_j) + (U₀ − Σ_j x₀_j·(−g_j)), exact in value and gradient at x₀ = x.
+/// Without a gradient, central differences (step 1e-4·(1 + |x|), 2D calls per batch).
+/// The callable is held through a shared_ptr: copies of the target made while the GIL is
+/// released never touch its reference count; each call takes the GIL.
+template <class S>
+Target<S> python_target(const std::shared_ptr<py::function>& f, Index dim) {
+  auto call = [f, dim](const Matrix<S>& x, bool need_gradient) {
+    py::gil_scoped_acquire hold;
+    auto values = [&](const Matrix<S>& at) -> std::pair<Matrix<S>, std::optional<Matrix<S>>> {
+      const py::object out = (*f)(to_array(at));
+      if (py::isinstance<py::tuple>(out) && py::len(out) == 2) {
+        const py::tuple pair = py::reinterpret_borrow<py::tuple>(out);
+        return {returned_rows<S>(pair[0], at.rows(), 1, "the target's log density"),
+                returned_rows<S>(pair[1], at.rows(), dim, "the target's gradient")};
+      }
+      return {returned_rows<S>(out, at.rows(), 1, "the target's log density"), std::nullopt};
+    };
+    auto [log_p, gradient] = values(x);
+    if (need_gradient && !gradient) {
+      gradient = Matrix<S>(x.rows(), dim);
+      for (Index j = 0; j < dim; ++j) {
+        const ColumnVector<S> step = (x.col(j).array().abs() + S(1)) * S(1e-4);
+        Matrix<S> up = x, down = x;
+        up.col(j) += step;
+        down.col(j) -= step;
+        gradient->col(j) = ((values(up).first - values(down).first).array() / (2 * step.array())).matrix();
+      }
+    }
+    return std::make_pair(std::move(log_p), std::move(gradient));
+  };
+  return Target<S>(
+      "python", dim, [call](const Matrix<S>& x) { return Matrix<S>(-call(x, false).first); },
+      [call](Tape<S>& tape, const Var<S>& x) {
+        const auto [log_p, gradient] = call(x.value(), true);
+        const Matrix<S> slope = -*gradient;  // dU/dx
+        const Matrix<S> offset = -log_p - (x.value().array() * slope.array()).rowwise().sum().matrix();
+        return add(row_sums(mul(x, tape.constant(slope))), tape.constant(offset));
+      });
+}
+
+/// Variational inference on a Python target: the flow (in the sampling direction, its base
+/// N(0, I) moved to loc + scale·u) fitted by reverse KL as `eigenflow fit` fits it; returns
+/// the model file's text and the importance-sampling estimate of log Z.
+py::tuple fit_callable(const py::dict& given, const py::function& f, Index dim, const InputArray& loc, const InputArray& scale) {
+  bool activation_given = false, lr_given = false;
+  cli::Options o = options_from(given, activation_given, lr_given);
+  if (dim < 1) throw ValueError("fit_target: dim must be at least 1, found " + std::to_string(dim));
+  if (o.flow.family.empty()) o.flow.family = "planar";
+  if (activation_given) o.flow.activation = parse_activation(o.activation);
+  cli::check_fit_flags(o);
+  auto run = [&](auto scalar) -> py::tuple {
+    using S = decltype(scalar);
+    const Matrix<S> shift = to_matrix<S>(loc, "fit_target: loc", dim), spread = to_matrix<S>(scale, "fit_target: scale", dim);
+    if (shift.rows() != 1 || spread.rows() != 1 || !(spread.array() > 0).all())
+      throw ValueError("fit_target: loc and scale must be one row of " + std::to_string(dim) + " values, scale positive");
+    const Target<S> target = python_target<S>(std::make_shared<py::function>(f), dim);
+    cli::FlowSpec spec = o.flow;
+    spec.sampling = true;
+    Random model_rng(o.seed + 1);
+    FlowStack<S> flow = cli::build_flow<S>(spec, dim, model_rng);
+    flow.set_preprocess(shift.row(0), spread.row(0));
+    ImportanceEstimate estimate;
+    {
+      py::gil_scoped_release release;  // the target takes it back for each call
+      cli::set_threads(o.threads);
+      cli::fit_with_flags(flow, target, o);
+      Random check_rng(o.seed + 3);
+      estimate = estimate_log_normalizer(flow, target, static_cast<Index>(o.fit_samples), check_rng);
+      std::fflush(stdout);
+      std::fflush(stderr);
+    }
+    return py::make_tuple(model_to_json(flow).dump(1), estimate.elbo, estimate.log_normalizer, estimate.log_normalizer_se,
+                          estimate.ess_fraction(), estimate.pareto_k);
+  };
+  return o.precision == "float" ? run(float()) : run(double());
+}
+
 }  // namespace
 
 void bind_training(py::module_& m) {
+  m.def("fit_callable", &fit_callable, py::arg("options"), py::arg("log_density"), py::arg("dim"), py::arg("loc"), py::arg("scale"),
+        "Variational inference on a Python log density: (model text, elbo, log_z, log_z_se, ess_fraction, pareto_k).");
   m.def("fit_target", &fit_target, py::arg("options"), py::arg("target"),
         "The model file's text of `eigenflow fit --target TARGET` with these options (its flags, underscores for dashes).");
   m.def("train", &train, py::arg("options"), py::arg("X"), py::arg("context") = py::none(), py::arg("X_val") = py::none(),

@@ -85,6 +85,33 @@ def test_fit_target_is_the_cli_fit_byte_for_byte(tmp_path):
         eigenflow.Flow().fit_target("u9", steps=10)
 
 
+def test_fit_target_on_a_python_callable_finds_a_known_gaussian():
+    # p~(x) = exp(-½ (x - m)ᵀ S⁻¹ (x - m)): its log Z is log((2π)^(d/2) |S|^½), known exactly
+    mean, cov = np.array([1.0, -2.0]), np.array([[1.0, 0.6], [0.6, 0.5]])
+    precision = np.linalg.inv(cov)
+    log_z = math.log(2 * math.pi) + 0.5 * math.log(np.linalg.det(cov))
+
+    def with_gradient(x):
+        d = x - mean
+        return -0.5 * np.einsum("ij,jk,ik->i", d, precision, d), -d @ precision
+
+    def value_only(x):
+        return with_gradient(x)[0]
+
+    for target in (with_gradient, value_only):
+        flow = eigenflow.Flow("realnvp", layers=4, hidden=16, precision="double", random_state=2)
+        flow.fit_target(target, dim=2, loc=[1.0, -2.0], steps=1500, samples=20000)
+        assert abs(flow.log_normalizer_ - log_z) < 5 * flow.log_normalizer_se_ + 0.01, (flow.log_normalizer_, log_z)
+        assert log_z - flow.elbo_ < 0.05  # KL(q || p) = log Z - ELBO
+        samples = flow.sample(20000, random_state=3)
+        np.testing.assert_allclose(samples.mean(0), mean, atol=0.05)
+        np.testing.assert_allclose(np.cov(samples, rowvar=False), cov, atol=0.08)
+    with pytest.raises(ValueError, match="rows of 1"):
+        eigenflow.Flow(layers=2).fit_target(lambda x: np.zeros(3), dim=2, steps=5)
+    with pytest.raises(ZeroDivisionError):  # the callable's own exception comes back
+        eigenflow.Flow(layers=2).fit_target(lambda x: 1 / 0, dim=2, steps=5)
+
+
 def test_densities_agree_with_the_cli(tmp_path, moons, fitted):
     fitted.save(tmp_path / "m.json")
     write_csv(tmp_path / "x.csv", moons[1000:])
