@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from pytorch_flows import SplineCoupling, best_block_seconds, rq_spline
-from pytorch_tabular import clearly_better, half_mask
+from pytorch_flows import SplineCoupling, rq_spline, step_seconds
+from pytorch_tabular import fit, half_mask
 
 
 class LuLinear(nn.Module):
@@ -127,21 +127,7 @@ def step_case(d, k):
     rows = (rows - rows.mean(0)) / rows.std(0)
     flow = SubspaceFlow(zca(rows), random_rotation(d, rng), k, rng)
     data = torch.tensor(rows, dtype=torch.float32)
-    opt = torch.optim.Adam(flow.parameters(), lr=1e-3)
-    offset = 0
-
-    def step():
-        nonlocal offset
-        x = data[offset:offset + 256]
-        offset = (offset + 256) % (data.shape[0] - 256 + 1)
-        opt.zero_grad()
-        loss = -flow.log_prob(x).mean()
-        loss.backward()
-        opt.step()
-
-    for _ in range(5):
-        step()
-    print(f"subspace_step_d{d}_k{k} {1e3 * best_block_seconds(step, 100):.4f} ms")
+    print(f"subspace_step_d{d}_k{k} {1e3 * step_seconds(flow, data, 256, 100):.4f} ms")
 
 
 def fit_case(train_path, val_path, test_path, k, epochs, seed):
@@ -158,52 +144,7 @@ def fit_case(train_path, val_path, test_path, k, epochs, seed):
     to_t = lambda x: torch.tensor((x - shift) / scale, dtype=torch.float32)  # noqa: E731
     x_train, x_val, x_test = to_t(train), to_t(val), to_t(test)
     batch = 256 if n >= 4096 else min(256, max(32, n // 16))
-    params = list(flow.parameters())
-    optimizer = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
-    total = -(-n // batch) * epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda t: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, total) / total)))
-    average = [p.detach().clone() for p in params]
-
-    def swap():
-        for p, a in zip(params, average):
-            tmp = p.data.clone()
-            p.data.copy_(a)
-            a.copy_(tmp)
-
-    def val_log_p():
-        with torch.no_grad():
-            return flow.log_prob(x_val).double()
-
-    best, best_nll, best_epoch, step = None, math.inf, 0, 0
-    for epoch in range(1, epochs + 1):
-        order = torch.tensor(rng.permutation(n))
-        for first in range(0, n, batch):
-            loss = -flow.log_prob(x_train[order[first:first + batch]]).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            a = min(0.998, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for p, avg in zip(params, average):
-                    avg.mul_(a).add_(p.detach(), alpha=1 - a)
-        swap()
-        nll = -val_log_p().mean().item()
-        if nll < best_nll:
-            best_nll, best_epoch = nll, epoch
-            best = [p.detach().clone() for p in params]
-        swap()
-    swap()
-    if best_epoch != epochs:
-        last = [p.detach().clone() for p in params]
-        last_log_p = val_log_p()
-        for p, b in zip(params, best):
-            p.data.copy_(b)
-        if not clearly_better((val_log_p() - last_log_p).numpy()):
-            for p, b in zip(params, last):
-                p.data.copy_(b)
+    fit(flow, x_train, x_val, rng, batch, epochs, epochs, 3e-3, 1e-4, 0.0, 0.998)  # patience = epochs: no early stop
     seconds = time.perf_counter() - start
     with torch.no_grad():
         test_nll = -(flow.log_prob(x_test).double().mean().item() - np.log(scale).sum())

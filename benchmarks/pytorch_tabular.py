@@ -141,27 +141,12 @@ def clearly_better(gain):
     return mean > 2 * se or (mean > 0 and (gain > 0).mean() > 0.5 + 1 / math.sqrt(n))
 
 
-def main():
-    flow_name, train_path, val_path, test_path, seed = sys.argv[1:6]
-    dequantize = len(sys.argv) > 6 and sys.argv[6] == "dequantize"
-    torch.manual_seed(int(seed))
-    rng = np.random.default_rng(int(seed))
-    load = lambda p: np.loadtxt(p, delimiter=",", skiprows=1, ndmin=2)  # noqa: E731
-    train, val, test = load(train_path), load(val_path), load(test_path)
-    n, d = train.shape
-    if dequantize:
-        val, test = val + rng.random(val.shape), test + rng.random(test.shape)
-        fitted = train + rng.random(train.shape)
-    else:
-        fitted = train
-    shift, scale = fitted.mean(0), fitted.std(0)
-    log_det_standardise = -np.log(scale).sum()
-    to_t = lambda x: torch.tensor((x - shift) / scale, dtype=torch.float32)  # noqa: E731
-    x_train, x_val, x_test = to_t(train), to_t(val), to_t(test)
-    batch, epochs, patience, weight_decay = defaults(n, d)
-    lr, jitter, decay = 3e-3, 0.0 if dequantize else 0.03, 0.998
-    uniform_width = torch.tensor(1 / scale, dtype=torch.float32)  # U[0, 1) in raw units
-    model = build(flow_name, d)
+def fit(model, x_train, x_val, rng, batch, epochs, patience, lr, weight_decay, jitter, decay, uniform_width=None):
+    """eigenflow's training recipe: AdamW, a cosine schedule to 1/100 of lr, jitter (or U[0, 1)
+    dequantisation noise of uniform_width per column) on every batch, parameter averaging,
+    early stopping on validation, the best epoch kept when clearly better. Returns the
+    epochs run and the one kept."""
+    n = x_train.shape[0]
     params = list(model.parameters())
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps_per_epoch = -(-n // batch)
@@ -180,13 +165,12 @@ def main():
         with torch.no_grad():
             return model.log_prob(x_val).double()
 
-    start = time.perf_counter()
     best, best_nll, best_epoch, waited, step, epoch = None, math.inf, 0, 0, 0, 0
     for epoch in range(1, epochs + 1):
         order = torch.tensor(rng.permutation(n))
         for first in range(0, n, batch):
             points = x_train[order[first:first + batch]]
-            if dequantize:
+            if uniform_width is not None:
                 points = points + torch.rand_like(points) * uniform_width
             else:
                 points = points + jitter * torch.randn_like(points)
@@ -222,6 +206,33 @@ def main():
         else:
             for p, b in zip(params, last):
                 p.data.copy_(b)
+    return epoch, kept
+
+
+def main():
+    flow_name, train_path, val_path, test_path, seed = sys.argv[1:6]
+    dequantize = len(sys.argv) > 6 and sys.argv[6] == "dequantize"
+    torch.manual_seed(int(seed))
+    rng = np.random.default_rng(int(seed))
+    load = lambda p: np.loadtxt(p, delimiter=",", skiprows=1, ndmin=2)  # noqa: E731
+    train, val, test = load(train_path), load(val_path), load(test_path)
+    n, d = train.shape
+    if dequantize:
+        val, test = val + rng.random(val.shape), test + rng.random(test.shape)
+        fitted = train + rng.random(train.shape)
+    else:
+        fitted = train
+    shift, scale = fitted.mean(0), fitted.std(0)
+    log_det_standardise = -np.log(scale).sum()
+    to_t = lambda x: torch.tensor((x - shift) / scale, dtype=torch.float32)  # noqa: E731
+    x_train, x_val, x_test = to_t(train), to_t(val), to_t(test)
+    batch, epochs, patience, weight_decay = defaults(n, d)
+    lr, jitter, decay = 3e-3, 0.0 if dequantize else 0.03, 0.998
+    uniform_width = torch.tensor(1 / scale, dtype=torch.float32)  # U[0, 1) in raw units
+    model = build(flow_name, d)
+    start = time.perf_counter()
+    epoch, kept = fit(model, x_train, x_val, rng, batch, epochs, patience, lr, weight_decay, jitter, decay,
+                      uniform_width if dequantize else None)
     seconds = time.perf_counter() - start
     with torch.no_grad():
         test_nll = -(model.log_prob(x_test).double().mean().item() + log_det_standardise)
