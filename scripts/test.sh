@@ -12,6 +12,7 @@ case "$mode" in
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     # -O1 without NDEBUG: Eigen's own bounds and size assertions stay on, and the build stays affordable
     eigenflow_configure build-sanitize -DEIGENFLOW_BUILD_TESTS=ON -DEIGENFLOW_BUILD_BENCHMARKS=OFF \
+      -DEIGENFLOW_BUILD_PYTHON=ON -DPython_EXECUTABLE=/usr/bin/python3 \
       -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1" \
       -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
     cmake --build build-sanitize -j "$EIGENFLOW_JOBS" --target eigenflow_test_binaries
