@@ -24,8 +24,8 @@ h=$(./build/benchmarks/dataset_entropy mixed-moons 50000 0.08 200000 "$d" | awk 
 "$eigenflow" generate --dataset mixed-moons --dim "$d" --noise 0.08 --n "$n" --seed 0 --out "$work/all.csv" >/dev/null
 head -1 "$work/all.csv" >"$work/train.csv"
 cp "$work/train.csv" "$work/val.csv"
-tail -n +2 "$work/all.csv" | head -n $((n * 9 / 10)) >>"$work/train.csv"
-tail -n +2 "$work/all.csv" | tail -n $((n - n * 9 / 10)) >>"$work/val.csv"
+sed -n "2,$((n * 9 / 10 + 1))p" "$work/all.csv" >>"$work/train.csv"  # (head would end the pipe early: set -o pipefail)
+sed -n "$((n * 9 / 10 + 2)),\$p" "$work/all.csv" >>"$work/val.csv"
 "$eigenflow" generate --dataset mixed-moons --dim "$d" --noise 0.08 --n 50000 --seed 1000 --out "$work/test.csv" >/dev/null
 files=(--data "$work/train.csv" --validation-data "$work/val.csv" --test-data "$work/test.csv")
 echo "mixed-moons D = $d, N = $n ($((n * 9 / 10)) training rows), entropy $h; one thread each"
@@ -45,5 +45,5 @@ for k in 2 8; do
     "$(awk -v t="$ours_nll" -v h="$h" 'BEGIN { printf "%.3f", t - h }') | $(awk -v t="$theirs_nll" -v h="$h" 'BEGIN { printf "%.3f", t - h }') |"
 done
 line=$("$eigenflow" train "${files[@]}" --threads 1 --out "$work/m.json" 2>/dev/null)
-echo "| default fit (s), $(grep -c '^candidate' <<<"$line") candidates, kept $(grep '^final' <<<"$line" | sed 's/.*seconds=[0-9.]* //') |" \
+echo "| default fit (s), $(grep -c "^candidate" <<<"$line") candidates, $(grep '^final' <<<"$line" | sed 's/.*seconds=[0-9.]* //') |" \
   "$(grep '^final' <<<"$line" | sed 's/.*seconds=\([0-9.]*\).*/\1/') | | | $(grep '^final' <<<"$line" | awk -v h="$h" '{ for (i = 1; i <= NF; ++i) { split($i, kv, "="); if (kv[1] == "test_nll") printf "%.3f", kv[2] - h } }') | |"
