@@ -27,27 +27,7 @@ import torch
 from torch import nn
 
 from pytorch_flows import SplineCoupling, rq_spline, step_seconds
-from pytorch_tabular import fit, half_mask
-
-
-class LuLinear(nn.Module):
-    """z = x W^T, W = P L (U + diag(sign exp(log|s|))), started at a given invertible matrix."""
-
-    def __init__(self, matrix):
-        super().__init__()
-        p, lower, upper = torch.linalg.lu(torch.as_tensor(matrix, dtype=torch.float32))
-        diagonal = torch.diagonal(upper)
-        self.register_buffer("p", p)
-        self.register_buffer("sign", torch.sign(diagonal))
-        self.register_buffer("eye", torch.eye(len(diagonal)))
-        self.lower = nn.Parameter(torch.tril(lower, -1))
-        self.upper = nn.Parameter(torch.triu(upper, 1))
-        self.log_s = nn.Parameter(torch.log(diagonal.abs()))
-
-    def forward(self, x):
-        lower = torch.tril(self.lower, -1) + self.eye
-        upper = torch.triu(self.upper, 1) + torch.diag(self.sign * torch.exp(self.log_s))
-        return x @ (self.p @ lower @ upper).T, self.log_s.sum().expand(x.shape[0])
+from pytorch_tabular import LuLinear, fit, half_mask
 
 
 class ElementwiseSpline(nn.Module):
@@ -72,12 +52,12 @@ class SubspaceFlow(nn.Module):
     def __init__(self, whitening, rotation, k, rng, layers=4, hidden=64, bins=8, bound=5.0):
         super().__init__()
         self.k = k
-        self.outer = nn.ModuleList([LuLinear(whitening), LuLinear(rotation)])
+        self.outer = nn.ModuleList([LuLinear(len(whitening), whitening), LuLinear(len(rotation), rotation)])
         inner = []
         if k >= 2:
             for block in range(layers):
                 if block > 0:
-                    inner.append(LuLinear(random_rotation(k, rng)))
+                    inner.append(LuLinear(k, random_rotation(k, rng)))
                 coupling = SplineCoupling(half_mask(k, block), hidden, bins, bound)
                 nn.init.zeros_(coupling.net[-1].weight)
                 nn.init.zeros_(coupling.net[-1].bias)

@@ -64,12 +64,13 @@ class ActNorm(nn.Module):
 
 
 class LuLinear(nn.Module):
-    """Glow's invertible 1x1 convolution for vectors: z = W x, W = P L (U + diag(sign exp(log|s|))), from a random rotation."""
+    """Glow's invertible 1x1 convolution for vectors: z = W x, W = P L (U + diag(sign exp(log|s|))), started at
+    `matrix` (any invertible d x d) or, without one, at a random rotation."""
 
-    def __init__(self, d):
+    def __init__(self, d, matrix=None):
         super().__init__()
-        q, _ = torch.linalg.qr(torch.randn(d, d))
-        p, lower, upper = torch.linalg.lu(q)
+        start = torch.linalg.qr(torch.randn(d, d))[0] if matrix is None else torch.as_tensor(matrix, dtype=torch.float32)
+        p, lower, upper = torch.linalg.lu(start)
         diagonal = torch.diagonal(upper)
         self.register_buffer("p", p)
         self.register_buffer("sign", torch.sign(diagonal))
