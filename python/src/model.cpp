@@ -8,9 +8,7 @@
 #include <eigenflow/eigenflow.hpp>
 
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <variant>
@@ -25,15 +23,9 @@ class Model {
  public:
   /// name: where the text came from, for error messages.
   static Model from_json(const std::string& text, const std::string& name = "<text>") {
-    const nlohmann::json document = parse_model_text(text, name);
-    try {
-      if (model_scalar(document) == "float32") return Model(model_from_json<float>(document));
-      return Model(model_from_json<double>(document));
-    } catch (const FormatError& e) {
-      throw FormatError(name + ": " + e.what());
-    }
+    return from_document(parse_model_text(text, name), name);
   }
-  static Model load(const std::string& path) { return from_json(read_text(path), path); }
+  static Model load(const std::string& path) { return from_document(read_model_document(path), path); }
 
   /// The model file's text (what save_model writes, without its final newline).
   std::string to_json() const {
@@ -88,18 +80,11 @@ class Model {
     return std::visit(
         [&](const auto& flow) -> py::tuple {
           using S = typename std::decay_t<decltype(flow)>::Scalar;
-          std::optional<Matrix<S>> context;
-          if (c) {
-            if (flow.context_dim() == 0) throw ValueError("sample: this model is unconditional; give no context");
-            Matrix<S> rows = to_matrix<S>(*c, "sample: the context", flow.context_dim());
-            if (rows.rows() == 1 && n != 1) rows = rows.replicate(n, 1).eval();
-            if (rows.rows() != n)
-              throw ShapeError("sample: expected one context row, or one per sample (" + std::to_string(n) + "), found " +
-                               std::to_string(rows.rows()));
-            context = std::move(rows);
-          } else if (flow.context_dim() > 0) {
-            throw ValueError("sample: this model is conditional on " + std::to_string(flow.context_dim()) + " columns; give a context");
-          }
+          std::optional<Matrix<S>> context = context_rows<S>(c, flow, "sample");
+          if (context && context->rows() == 1 && n != 1) context = context->replicate(n, 1).eval();
+          if (context && context->rows() != n)
+            throw ShapeError("sample: expected one context row, or one per sample (" + std::to_string(n) + "), found " +
+                             std::to_string(context->rows()));
           Random rng(seed);
           Samples<S> out;
           {
@@ -115,12 +100,14 @@ class Model {
   explicit Model(FlowStack<float> flow) : flow_(std::move(flow)) {}
   explicit Model(FlowStack<double> flow) : flow_(std::move(flow)) {}
 
-  static std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError("cannot open model file '" + path + "'");
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
+  /// The model of a parsed model file, in its own precision.
+  static Model from_document(const nlohmann::json& document, const std::string& name) {
+    try {
+      if (model_scalar(document) == "float32") return Model(model_from_json<float>(document));
+      return Model(model_from_json<double>(document));
+    } catch (const FormatError& e) {
+      throw FormatError(name + ": " + e.what());
+    }
   }
 
   template <class S, class Flow>

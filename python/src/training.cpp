@@ -71,9 +71,9 @@ cli::Options options_from(const py::dict& given, bool& activation_given, bool& l
     else throw ValueError("unknown option '" + name + "'");
   }
   if (o.precision != "float" && o.precision != "double")
-    throw ValueError("train: precision must be 'float' or 'double', found '" + o.precision + "'");
+    throw ValueError("precision must be 'float' or 'double', found '" + o.precision + "'");
   if (o.schedule != "cosine" && o.schedule != "constant")
-    throw ValueError("train: schedule must be 'cosine' or 'constant', found '" + o.schedule + "'");
+    throw ValueError("schedule must be 'cosine' or 'constant', found '" + o.schedule + "'");
   return o;
 }
 
