@@ -9,6 +9,7 @@ EIGENFLOW_PACKAGES=(
   catch2                            # tests
   libcli11-dev gnuplot-nox          # the command line and its pictures
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module (python/), for Debian's /usr/bin/python3
+  libopenmpi-dev openmpi-bin        # data-parallel training over MPI (eigenflow::mpi, mpirun)
 )
 
 # Callers may add packages in EIGENFLOW_EXTRA_PACKAGES before sourcing this file.

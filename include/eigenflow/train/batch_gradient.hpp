@@ -104,8 +104,12 @@ class BatchGradient {
   }
 
   Workspace& workspace_for(Index batch_rows, Index cols, Index context_cols) {
+    // One worker's tape serves any batch size (a data-parallel rank's share of a batch varies).
+    const bool alone = workers(batch_rows) == 1;
     for (Workspace& work : workspaces_)
-      if (work.batch_rows == batch_rows && work.cols == cols && work.context_cols == context_cols) return work;
+      if ((work.batch_rows == batch_rows || (alone && work.tapes.size() == 1)) && work.cols == cols &&
+          work.context_cols == context_cols)
+        return work;
     Workspace work;
     work.batch_rows = batch_rows;
     work.cols = cols;

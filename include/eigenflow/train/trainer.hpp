@@ -8,6 +8,8 @@
 // then use the average, which is smoother than the last iterate and
 // generalises better on small data sets. A conditional flow p(x | c) trains
 // the same way on pairs: row i of the data with row i of its context.
+// Data-parallel training over several processes (TrainOptions::communicator,
+// train/data_parallel.hpp) runs this same loop on each rank's shard.
 #pragma once
 
 #include <algorithm>
@@ -30,6 +32,8 @@
 #include "eigenflow/optim/optimizer.hpp"
 #include "eigenflow/optim/schedule.hpp"
 #include "eigenflow/train/batch_gradient.hpp"
+#include "eigenflow/train/communicator.hpp"
+#include "eigenflow/train/data_parallel.hpp"
 
 namespace eigenflow {
 
@@ -96,6 +100,18 @@ struct TrainOptions {
   std::function<void(const TrainCheckpoint&)> on_checkpoint;
   /// Continue from here: the caller has already restored the parameters and the optimizer.
   const TrainCheckpoint* resume = nullptr;
+  /// Data-parallel training: this process is one rank of `communicator`, and the training
+  /// and validation rows it is given are its shards of the global sets. Every rank passes
+  /// the same flow, optimizer and options; each computes its rows' part of every global
+  /// batch, the gradient is summed across ranks, and every rank takes the same step, so the
+  /// model is the one-process model (same seed, same global data) up to the order of the
+  /// sums' additions (P = 1: bit-identical). Callbacks run on every rank with the same
+  /// reports and checkpoints; rank 0's on_epoch answer decides whether to go on.
+  /// Not yet for flows that keep population statistics (BatchNorm).
+  Communicator* communicator = nullptr;
+  /// The global index of each training row of this rank's shard; empty: the shards in
+  /// rank order (rank r's rows follow rank r − 1's).
+  std::vector<Index> shard_rows;
 };
 
 struct TrainResult {
@@ -187,9 +203,9 @@ ColumnVector<S> log_prob_given(const Flow& flow, const Matrix<S>& data, const Ma
   return context ? flow.log_prob(data, *context) : flow.log_prob(data);
 }
 
-/// −mean log p(x [| c]) over data, in chunks so memory stays bounded.
+/// −Σ log p(x [| c]) over data, in chunks so memory stays bounded.
 template <class Flow, class S>
-double mean_nll(const Flow& flow, const Matrix<S>& data, const Matrix<S>* context, Index chunk) {
+double total_nll(const Flow& flow, const Matrix<S>& data, const Matrix<S>* context, Index chunk) {
   if (context && context->rows() != data.rows())
     throw ShapeError("mean_negative_log_likelihood: expected one context row per data row (" + std::to_string(data.rows()) +
                      "), found " + std::to_string(context->rows()));
@@ -200,7 +216,13 @@ double mean_nll(const Flow& flow, const Matrix<S>& data, const Matrix<S>* contex
     if (context) total -= flow.log_prob(rows, Matrix<S>(context->middleRows(first, count))).template cast<double>().sum();
     else total -= flow.log_prob(rows).template cast<double>().sum();
   }
-  return total / static_cast<double>(data.rows());
+  return total;
+}
+
+/// −mean log p(x [| c]) over data.
+template <class Flow, class S>
+double mean_nll(const Flow& flow, const Matrix<S>& data, const Matrix<S>* context, Index chunk) {
+  return total_nll(flow, data, context, chunk) / static_cast<double>(data.rows());
 }
 }  // namespace detail
 
@@ -220,42 +242,82 @@ namespace detail {
 template <class Flow, class S>
 TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& train_data, const Matrix<S>* train_context,
                        const Matrix<S>& validation_data, const Matrix<S>* validation_context, const TrainOptions& options) {
-  if (options.epochs < 1) throw ValueError("train: epochs must be at least 1, found " + std::to_string(options.epochs));
-  if (options.batch_size < 0) throw ValueError("train: batch size must be positive (0: full batch), found " + std::to_string(options.batch_size));
-  if (options.patience < 0) throw ValueError("train: patience must be non-negative, found " + std::to_string(options.patience));
-  if (!(options.clip_norm >= 0)) throw ValueError("train: clip norm must be non-negative");
-  if (!(options.average_decay >= 0 && options.average_decay < 1))
-    throw ValueError("train: average decay must be in [0, 1), found " + std::to_string(options.average_decay));
-  if (train_data.rows() == 0) throw ValueError("train: no training data");
-  detail::require_finite("train (training data)", train_data);
-  detail::require_finite("train (validation data)", validation_data);
-  const bool validating = validation_data.rows() > 0;
-  if (options.patience > 0 && !validating) throw ValueError("train: early stopping needs validation data");
+  Communicator* const group = options.communicator;  // null: one process
   const bool jittering = options.jitter.size() > 0;
-  if (jittering && (options.jitter.size() != train_data.cols() || !(options.jitter.array() >= 0).all() || !options.jitter.allFinite()))
-    throw ValueError("train: jitter needs " + std::to_string(train_data.cols()) +
-                     " finite non-negative standard deviations (one per column), found " + std::to_string(options.jitter.size()) +
-                     (options.jitter.size() == train_data.cols() ? " with a negative or non-finite one" : ""));
-
-  if (train_context) {
-    detail::require_context("train (training context)", train_data, *train_context, train_context->cols());
-    if (validation_data.rows() > 0)
-      detail::require_context("train (validation context)", validation_data, *validation_context, train_context->cols());
-  }
-
-  validate_dequantized_columns("train", options.dequantize, train_data.cols());
-  require_integer_columns("train (training data)", train_data, options.dequantize);
   const bool dequantizing = !options.dequantize.empty();
-
   const ParameterList<S> parameters = flow.parameters();
-  const Index n = train_data.rows();
+  bool keeps_statistics = false;  // population statistics (BatchNorm)
+  if constexpr (detail::has_statistics_query<Flow>::value) keeps_statistics = flow.has_statistics();
+  auto check_inputs = [&] {
+    if (options.epochs < 1) throw ValueError("train: epochs must be at least 1, found " + std::to_string(options.epochs));
+    if (options.batch_size < 0) throw ValueError("train: batch size must be positive (0: full batch), found " + std::to_string(options.batch_size));
+    if (options.patience < 0) throw ValueError("train: patience must be non-negative, found " + std::to_string(options.patience));
+    if (!(options.clip_norm >= 0)) throw ValueError("train: clip norm must be non-negative");
+    if (!(options.average_decay >= 0 && options.average_decay < 1))
+      throw ValueError("train: average decay must be in [0, 1), found " + std::to_string(options.average_decay));
+    if (train_data.rows() == 0) throw ValueError(group ? "train: no training data in this rank's shard" : "train: no training data");
+    detail::require_finite("train (training data)", train_data);
+    detail::require_finite("train (validation data)", validation_data);
+    if (jittering && (options.jitter.size() != train_data.cols() || !(options.jitter.array() >= 0).all() || !options.jitter.allFinite()))
+      throw ValueError("train: jitter needs " + std::to_string(train_data.cols()) +
+                       " finite non-negative standard deviations (one per column), found " + std::to_string(options.jitter.size()) +
+                       (options.jitter.size() == train_data.cols() ? " with a negative or non-finite one" : ""));
+    if (train_context) {
+      detail::require_context("train (training context)", train_data, *train_context, train_context->cols());
+      if (validation_data.rows() > 0)
+        detail::require_context("train (validation context)", validation_data, *validation_context, train_context->cols());
+    }
+    validate_dequantized_columns("train", options.dequantize, train_data.cols());
+    require_integer_columns("train (training data)", train_data, options.dequantize);
+    if (group && group->size() > 1 && keeps_statistics)
+      throw ValueError("train: data-parallel training of a flow with batch normalisation is not available yet");
+  };
+  Index validation_rows = validation_data.rows();  // global
+  detail::ShardLayout shards;
+  if (group) {
+    std::exception_ptr failure;
+    try {
+      check_inputs();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    detail::agree_or_throw(*group, failure, "train");
+    Index parameter_values = 0;
+    for (const auto* p : parameters) parameter_values += p->value.size();
+    const auto seed_high = static_cast<double>(options.seed >> 32), seed_low = static_cast<double>(options.seed & 0xffffffffULL);
+    detail::require_same_settings(
+        *group,
+        {static_cast<double>(options.epochs), static_cast<double>(options.batch_size), static_cast<double>(options.patience),
+         options.keep_best ? 1.0 : 0.0, seed_high, seed_low, options.clip_norm, options.average_decay,
+         static_cast<double>(options.jitter.size()), options.jitter.size() > 0 ? options.jitter.sum() : 0.0,
+         static_cast<double>(options.dequantize.size()), options.schedule ? 1.0 : 0.0, static_cast<double>(train_data.cols()),
+         train_context ? static_cast<double>(train_context->cols()) : 0.0, static_cast<double>(parameters.size()),
+         static_cast<double>(parameter_values), options.resume ? static_cast<double>(options.resume->epoch) : -1.0},
+        {"epochs", "batch size", "patience", "keep_best", "seed", "seed", "clip norm", "average decay", "jitter columns",
+         "jitter", "dequantised columns", "schedule", "data columns", "context columns", "parameter count",
+         "parameter size", "resumed epoch"});
+    shards = detail::ShardLayout::build(*group, train_data.rows(), options.shard_rows);
+    double rows = static_cast<double>(validation_rows);
+    group->sum(&rows, 1);
+    validation_rows = static_cast<Index>(rows);
+  } else {
+    check_inputs();
+  }
+  const bool validating = validation_rows > 0;
+  if (options.patience > 0 && !validating) throw ValueError("train: early stopping needs validation data");
+
+  const Index n = group ? shards.global_rows : train_data.rows();
   const Index batch = options.batch_size == 0 ? n : std::min(options.batch_size, n);
   const Index full_batches = n / batch, remainder = n % batch;
   Random rng(options.seed);
   BatchGradient<S> gradient(options.threads, options.min_rows_per_thread);
-  Matrix<S> batch_points(batch, train_data.cols()), remainder_points(remainder, train_data.cols());
   const Index context_cols = train_context ? train_context->cols() : 0;
+  Matrix<S> batch_points(batch, train_data.cols()), remainder_points(remainder, train_data.cols());
   Matrix<S> batch_context(batch, context_cols), remainder_context(remainder, context_cols);
+  // A rank's rows of the current global batch, and their positions in it.
+  Matrix<S> shard_points, shard_context;
+  std::vector<Index> shard_positions;
+  std::vector<S> gradient_buffer;
 
   TrainResult result;
   std::vector<Matrix<S>> best = detail::snapshot(parameters), last_good = best;
@@ -288,8 +350,6 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
   // set from the training data, as training sees it (one fixed draw of the
   // dequantisation noise; no jitter), whenever those parameters change before an
   // evaluation, and at the end.
-  bool keeps_statistics = false;
-  if constexpr (detail::has_statistics_query<Flow>::value) keeps_statistics = flow.has_statistics();
   Matrix<S> statistics_data;
   if (keeps_statistics && dequantizing) {
     statistics_data = train_data;
@@ -305,13 +365,29 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       else flow.update_statistics(data);
     }
   };
+  // −mean log p over the global validation set.
+  auto validation_nll = [&] {
+    if (!group) return detail::mean_nll(flow, validation_data, validation_context, 16384);
+    double total = validation_data.rows() > 0 ? detail::total_nll(flow, validation_data, validation_context, 16384) : 0.0;
+    group->sum(&total, 1);
+    return total / static_cast<double>(validation_rows);
+  };
+  // log p of the global validation set, every rank's rows (rank order).
+  auto validation_log_p = [&]() -> Eigen::ArrayXd {
+    const Eigen::ArrayXd mine = validation_data.rows() > 0
+                                    ? detail::log_prob_given(flow, validation_data, validation_context).template cast<double>().array()
+                                    : Eigen::ArrayXd();
+    if (!group) return mine;
+    const std::vector<double> all = group->gather(std::vector<double>(mine.data(), mine.data() + mine.size()));
+    return Eigen::Map<const Eigen::ArrayXd>(all.data(), static_cast<Index>(all.size()));
+  };
 
   // The start is a candidate too (keep_best): scored before any step or data-dependent
   // initialisation changes it.
   std::vector<Matrix<S>> start_values;
   if (validating && options.keep_best && !options.resume) {
     refresh_statistics();
-    result.start_validation_nll = detail::mean_nll(flow, validation_data, validation_context, 16384);
+    result.start_validation_nll = validation_nll();
     if (std::isfinite(result.start_validation_nll)) start_values = detail::snapshot(parameters);
   }
 
@@ -324,31 +400,65 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     double loss_sum = 0;
     for (Index b = 0; b < full_batches + (remainder > 0 ? 1 : 0); ++b) {
       const bool last = b == full_batches;
-      Matrix<S>& points = last ? remainder_points : batch_points;
-      Matrix<S>& context = last ? remainder_context : batch_context;
-      for (Index i = 0; i < points.rows(); ++i) {
+      Matrix<S>& global_points = last ? remainder_points : batch_points;
+      Matrix<S>& global_context = last ? remainder_context : batch_context;
+      Matrix<S>& points = group ? shard_points : global_points;
+      Matrix<S>& context = group ? shard_context : global_context;
+      const Index batch_rows = global_points.rows();
+      if (group) {  // this rank's rows of the batch
+        shard_positions.clear();
+        for (Index i = 0; i < batch_rows; ++i)
+          if (shards.local_row[static_cast<std::size_t>(order[static_cast<std::size_t>(b * batch + i)])] >= 0)
+            shard_positions.push_back(i);
+        shard_points.resize(static_cast<Index>(shard_positions.size()), train_data.cols());
+        shard_context.resize(shard_points.rows(), context_cols);
+      }
+      // Every rank draws the noise of every row of the batch, so the engine stays the one process's.
+      for (Index i = 0, k = 0; i < batch_rows; ++i) {
         const Index row = order[static_cast<std::size_t>(b * batch + i)];
-        points.row(i) = train_data.row(row);
-        if (train_context) context.row(i) = train_context->row(row);
+        const Index local = group ? shards.local_row[static_cast<std::size_t>(row)] : row;
+        const bool mine = local >= 0;
+        if (mine) {
+          points.row(k) = train_data.row(local);
+          if (train_context) context.row(k) = train_context->row(local);
+        }
         if (jittering)
-          for (Index j = 0; j < points.cols(); ++j) points(i, j) += static_cast<S>(options.jitter(j) * rng.normal());
+          for (Index j = 0; j < points.cols(); ++j) {
+            const auto noise = static_cast<S>(options.jitter(j) * rng.normal());
+            if (mine) points(k, j) += noise;
+          }
         if (dequantizing)
-          for (const Index j : options.dequantize) points(i, j) += static_cast<S>(rng.uniform());
+          for (const Index j : options.dequantize) {
+            const auto noise = static_cast<S>(rng.uniform());
+            if (mine) points(k, j) += noise;
+          }
+        if (mine) ++k;
       }
       // Data-dependent initialisation (ActNorm) from the first batch of a fresh
-      // run; the snapshots taken before it would restore uninitialised values.
+      // run (all of it, on every rank); the snapshots taken before it would
+      // restore uninitialised values.
       if (result.steps == 0 && !options.resume) {
+        if (group) detail::gather_batch(*group, batch_rows, shard_positions, points, context, global_points, global_context);
         if (!train_context) {
-          if constexpr (detail::has_initialize<Flow, S>::value) flow.initialize(points);
+          if constexpr (detail::has_initialize<Flow, S>::value) flow.initialize(global_points);
         } else if constexpr (detail::has_conditional_initialize<Flow, S>::value) {
-          flow.initialize(points, context);
+          flow.initialize(global_points, global_context);
         }
         best = last_good = detail::snapshot(parameters);
         if (averaging) average = best;
       }
       if (options.schedule) optimizer.set_learning_rate(options.schedule->at(result.steps));
       optimizer.zero_grad();
-      const double value = train_context ? gradient(flow, points, context) : gradient(flow, points);
+      double value = 0;
+      if (points.rows() > 0) value = train_context ? gradient(flow, points, context) : gradient(flow, points);
+      if (group) {  // ∇ −(1/m) Σ_{this rank's rows} log p, summed over ranks
+        const S share = static_cast<S>(points.rows()) / static_cast<S>(batch_rows);
+        if (share != S(1))
+          for (auto* p : parameters) p->grad *= share;
+        value *= static_cast<double>(points.rows()) / static_cast<double>(batch_rows);
+        detail::sum_gradients(*group, parameters, gradient_buffer);
+        group->sum(&value, 1);
+      }
       if (!std::isfinite(value) || !gradients_finite(parameters)) {
         detail::restore(parameters, last_good);
         refresh_statistics();
@@ -366,7 +476,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
         for (std::size_t i = 0; i < parameters.size(); ++i)
           average[i] = decay * average[i] + (S(1) - decay) * parameters[i]->value;
       }
-      loss_sum += value * static_cast<double>(points.rows());
+      loss_sum += value * static_cast<double>(batch_rows);
     }
 
     EpochReport report;
@@ -376,7 +486,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     if (averaging) detail::swap_values(parameters, average);  // evaluate and keep θ̄
     if (validating) {
       refresh_statistics();
-      report.validation_nll = detail::mean_nll(flow, validation_data, validation_context, 16384);
+      report.validation_nll = validation_nll();
     }
     report.seconds = elapsed();
     report.steps_per_second = static_cast<double>(result.steps - steps_before) / std::max(report.seconds, 1e-9);
@@ -404,7 +514,8 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     if (options.on_checkpoint && options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0)
       options.on_checkpoint({epoch, result.steps, rng.state(), result.best_epoch, result.best_validation_nll,
                              epochs_without_improvement, detail::cast_all<double>(best), detail::cast_all<double>(average)});
-    const bool keep_going = !options.on_epoch || options.on_epoch(report);
+    bool keep_going = !options.on_epoch || options.on_epoch(report);
+    if (group) keep_going = group->gather({keep_going ? 1.0 : 0.0})[0] != 0;  // rank 0's answer
     if (!keep_going) break;
     if (options.patience > 0 && epochs_without_improvement >= options.patience) {
       result.stopped_early = true;
@@ -415,13 +526,11 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
   refresh_statistics();
   result.kept_epoch = result.history.empty() ? first_epoch - 1 : result.history.back().epoch;
   if (validating && options.keep_best && result.best_epoch != result.kept_epoch && result.best_epoch > 0) {
-    const ColumnVector<S> last_log_p = detail::log_prob_given(flow, validation_data, validation_context);
+    const Eigen::ArrayXd last_log_p = validation_log_p();
     std::vector<Matrix<S>> last = detail::snapshot(parameters);
     detail::restore(parameters, best);
     refresh_statistics();
-    const Eigen::ArrayXd gain =
-        (detail::log_prob_given(flow, validation_data, validation_context) - last_log_p).template cast<double>().array();
-    if (detail::clearly_better(gain)) {
+    if (detail::clearly_better(validation_log_p() - last_log_p)) {
       result.kept_epoch = result.best_epoch;
     } else {
       detail::restore(parameters, last);

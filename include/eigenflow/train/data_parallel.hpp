@@ -1,0 +1,166 @@
+// What the trainer does differently when its training rows are one rank's
+// shard of a global training set (TrainOptions::communicator): which global
+// rows this rank holds, the gradient summed across ranks, the first batch
+// gathered for data-dependent initialisation, and the checks that every rank
+// runs the same training.
+//
+// Why this gives the one-process model: every rank draws the same global
+// minibatch order and the same noise for every row of a batch (its own rows
+// use theirs), computes ∇ Σ_{i ∈ its rows} −log p(x_i) / m for the global batch
+// size m, and the sum over ranks is the one-process gradient up to the order
+// of floating-point additions. Every rank then takes the same optimizer step.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "eigenflow/autodiff/parameter.hpp"
+#include "eigenflow/core/error.hpp"
+#include "eigenflow/core/types.hpp"
+#include "eigenflow/data/preprocess.hpp"
+#include "eigenflow/train/communicator.hpp"
+
+namespace eigenflow::detail {
+
+/// Where this rank's training rows sit in the global training set.
+struct ShardLayout {
+  Index global_rows = 0;
+  /// Global row → this rank's row, or −1 for another rank's row.
+  std::vector<Index> local_row;
+
+  /// shard_rows: the global index of each local row; empty: the shards in rank order
+  /// (rank r's rows follow rank r − 1's). Collective; throws on every rank when the
+  /// indices are out of range or two ranks (or one) claim a row twice.
+  static ShardLayout build(Communicator& communicator, Index local_rows, const std::vector<Index>& shard_rows) {
+    const std::vector<double> counts = communicator.gather({static_cast<double>(local_rows)});
+    ShardLayout layout;
+    Index offset = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      const auto rows = static_cast<Index>(counts[r]);
+      if (static_cast<int>(r) < communicator.rank()) offset += rows;
+      layout.global_rows += rows;
+    }
+    layout.local_row.assign(static_cast<std::size_t>(layout.global_rows), -1);
+    if (shard_rows.empty()) {
+      for (Index i = 0; i < local_rows; ++i) layout.local_row[static_cast<std::size_t>(offset + i)] = i;
+      return layout;
+    }
+    std::exception_ptr failure;
+    try {
+      if (static_cast<Index>(shard_rows.size()) != local_rows)
+        throw ValueError("train: expected one shard row index per training row (" + std::to_string(local_rows) + "), found " +
+                         std::to_string(shard_rows.size()));
+      for (Index i = 0; i < local_rows; ++i) {
+        const Index row = shard_rows[static_cast<std::size_t>(i)];
+        if (row < 0 || row >= layout.global_rows)
+          throw ValueError("train: shard row index " + std::to_string(row) + " is outside the global training set's " +
+                           std::to_string(layout.global_rows) + " rows");
+        layout.local_row[static_cast<std::size_t>(row)] = i;
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    agree_or_throw(communicator, failure, "train");
+    // Every global row held exactly once: the ranks' indicators sum to one everywhere.
+    std::vector<double> held(layout.local_row.size(), 0.0);
+    for (const Index row : shard_rows) held[static_cast<std::size_t>(row)] += 1;
+    communicator.sum(held.data(), held.size());
+    for (std::size_t row = 0; row < held.size(); ++row)
+      if (held[row] != 1)
+        throw ValueError("train: global training row " + std::to_string(row) + " is held by " +
+                         std::to_string(static_cast<long long>(held[row])) + " ranks' shards, not by one");
+    return layout;
+  }
+};
+
+/// Collective: refuses a run whose ranks were given different settings (each rank's
+/// `settings`, named by `names`, compared with rank 0's), on every rank.
+inline void require_same_settings(Communicator& communicator, const std::vector<double>& settings,
+                                  const std::vector<const char*>& names) {
+  const std::vector<double> all = communicator.gather(settings);
+  const std::size_t count = settings.size();
+  if (all.size() != count * static_cast<std::size_t>(communicator.size()))
+    throw ValueError("train: the ranks describe their settings differently (a different eigenflow on some rank?)");
+  for (int rank = 1; rank < communicator.size(); ++rank)
+    for (std::size_t k = 0; k < count; ++k) {
+      const double theirs = all[static_cast<std::size_t>(rank) * count + k], first = all[k];
+      if (!(theirs == first || (std::isnan(theirs) && std::isnan(first))))
+        throw ValueError("train: rank " + std::to_string(rank) + "'s " + names[k] + " (" + std::to_string(theirs) +
+                         ") differs from rank 0's (" + std::to_string(first) + "); every rank must train with the same settings");
+    }
+}
+
+/// Collective: every parameter's grad ← Σ over ranks, in one call.
+template <class S>
+void sum_gradients(Communicator& communicator, const ParameterList<S>& parameters, std::vector<S>& buffer) {
+  std::size_t size = 0;
+  for (const auto* p : parameters) size += static_cast<std::size_t>(p->grad.size());
+  buffer.resize(size);
+  std::size_t at = 0;
+  for (const auto* p : parameters) {
+    std::copy(p->grad.data(), p->grad.data() + p->grad.size(), buffer.data() + at);
+    at += static_cast<std::size_t>(p->grad.size());
+  }
+  communicator.sum(buffer.data(), buffer.size());
+  at = 0;
+  for (auto* p : parameters) {
+    std::copy(buffer.data() + at, buffer.data() + at + p->grad.size(), p->grad.data());
+    at += static_cast<std::size_t>(p->grad.size());
+  }
+}
+
+/// Collective: the rows of one global batch that the ranks hold (row k of `points`
+/// at batch position positions[k]), put back in batch order on every rank; a
+/// context's columns follow the points' in `batch_context`.
+template <class S>
+void gather_batch(Communicator& communicator, Index batch_rows, const std::vector<Index>& positions, const Matrix<S>& points,
+                  const Matrix<S>& context, Matrix<S>& batch_points, Matrix<S>& batch_context) {
+  const Index cols = points.cols(), context_cols = context.cols(), width = 1 + cols + context_cols;
+  std::vector<double> mine;
+  mine.reserve(positions.size() * static_cast<std::size_t>(width));
+  for (std::size_t k = 0; k < positions.size(); ++k) {
+    const auto row = static_cast<Index>(k);
+    mine.push_back(static_cast<double>(positions[k]));
+    for (Index j = 0; j < cols; ++j) mine.push_back(static_cast<double>(points(row, j)));
+    for (Index j = 0; j < context_cols; ++j) mine.push_back(static_cast<double>(context(row, j)));
+  }
+  const std::vector<double> all = communicator.gather(mine);
+  batch_points.resize(batch_rows, cols);
+  batch_context.resize(batch_rows, context_cols);
+  for (std::size_t at = 0; at + static_cast<std::size_t>(width) <= all.size(); at += static_cast<std::size_t>(width)) {
+    const auto row = static_cast<Index>(all[at]);
+    for (Index j = 0; j < cols; ++j) batch_points(row, j) = static_cast<S>(all[at + 1 + static_cast<std::size_t>(j)]);
+    for (Index j = 0; j < context_cols; ++j)
+      batch_context(row, j) = static_cast<S>(all[at + 1 + static_cast<std::size_t>(cols + j)]);
+  }
+}
+
+}  // namespace eigenflow::detail
+
+namespace eigenflow {
+
+/// Collective: the standardisation of every rank's rows together (shift = mean, scale =
+/// population standard deviation of each column), as Standardization::fit gives for all
+/// rows in one process up to the order of the sums: Σx over ranks, then Σ(x − mean)².
+inline Standardization fit_standardization(Communicator& communicator, const Matrix<double>& shard) {
+  const Index cols = shard.cols();
+  std::vector<double> sums(static_cast<std::size_t>(cols + 1));
+  for (Index j = 0; j < cols; ++j) sums[static_cast<std::size_t>(j)] = shard.col(j).sum();
+  sums.back() = static_cast<double>(shard.rows());
+  communicator.sum(sums.data(), sums.size());
+  const double rows = sums.back();
+  if (rows < 2) throw ValueError("standardisation needs at least 2 points, found " + std::to_string(static_cast<long long>(rows)));
+  Standardization s;
+  s.shift = Eigen::Map<const RowVector<double>>(sums.data(), cols) / rows;
+  RowVector<double> squares = (shard.rowwise() - s.shift).array().square().colwise().sum().matrix();
+  communicator.sum(squares.data(), static_cast<std::size_t>(cols));
+  s.scale = (squares / rows).array().sqrt().matrix();
+  for (Index j = 0; j < cols; ++j)
+    if (!(s.scale(j) > 0)) throw ValueError("standardisation: column " + std::to_string(j) + " is constant (standard deviation 0)");
+  return s;
+}
+
+}  // namespace eigenflow
