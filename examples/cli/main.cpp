@@ -6,6 +6,7 @@
 #include <eigenflow/eigenflow.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -15,8 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef EIGENFLOW_WITH_MPI
+#include <eigenflow/mpi/mpi_communicator.hpp>
+#endif
+
 #include "animate_command.hpp"
 #include "context.hpp"
+#include "data_parallel_command.hpp"
 #include "fit_command.hpp"
 #include "logprob_command.hpp"
 #include "options.hpp"
@@ -41,7 +47,9 @@ int with_model(const Options& o, const Command& command) {
   }
 }
 
-int run(int argc, char** argv) {
+/// ranks: under mpirun with more than one process, this process's place among them (only
+/// train runs then: data-parallel); null otherwise.
+int run(int argc, char** argv, Communicator* ranks) {
   CLI::App app{"eigenflow: normalizing flows"};
   std::vector<std::string> target_names;  // the built-in targets, as the library lists them
   for (const auto& info : targets()) target_names.push_back(info.name);
@@ -197,7 +205,7 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string message = e.what();
     std::replace(message.begin(), message.end(), '\n', ' ');
-    std::fprintf(stderr, "error: %s (see --help)\n", message.c_str());
+    if (!ranks || ranks->rank() == 0) std::fprintf(stderr, "error: %s (see --help)\n", message.c_str());  // every rank parses alike
     return 2;
   }
 
@@ -215,6 +223,8 @@ int run(int argc, char** argv) {
     write_csv(o.out, points, points_and_context_header(points.cols() - context_dim, context_dim));
     return 0;
   }
+  require(!ranks || app.got_subcommand("train"),
+          "under mpirun only train runs (data-parallel); run the other commands as one process");
   if (app.got_subcommand("train")) {
     require(!o.dataset.empty() || !o.data_path.empty(), "train needs --dataset NAME or --data FILE.csv");
     const Options resolved = resolved_train_options(o, train_cmd->count("--activation") > 0, train_cmd->count("--lr") > 0);
@@ -223,6 +233,9 @@ int run(int argc, char** argv) {
       ::mkdir(o.checkpoint_dir.c_str(), 0755);  // an existing directory is fine
       require_writable_destination(o.checkpoint_dir + "/checkpoint.json");
     }
+    if (ranks)
+      return o.precision == "float" ? train_data_parallel_command<float>(resolved, *ranks)
+                                    : train_data_parallel_command<double>(resolved, *ranks);
     return o.precision == "float" ? train_command<float>(resolved) : train_command<double>(resolved);
   }
   if (app.got_subcommand("fit")) {
@@ -243,16 +256,75 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+/// Started by mpirun (or another MPI launcher) with more than one process?
+bool launched_in_parallel() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
+    if (const char* value = std::getenv(name)) return std::atoi(value) > 1;
+  return false;
+}
+
+/// The error line: with several ranks, rank 0's (every rank meets the same flag or
+/// numerical error), or a rank's own failure (ShardError), never a RemoteError's echo.
+int report(const std::exception& e, Communicator* ranks, int status) {
+  if (dynamic_cast<const RemoteError*>(&e)) return status;
+  if (ranks && ranks->rank() != 0 && !dynamic_cast<const ShardError*>(&e)) return status;
+  std::string message = e.what();
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::fflush(stderr);
+  return status;
+}
+
+/// Collective, before anything can fail: whether every rank was given rank 0's arguments
+/// (an MPMD launch can differ), so that every later flag error is met by every rank alike.
+bool same_command_on_every_rank(int argc, char** argv, Communicator& ranks) {
+  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a over the arguments, NUL-separated
+  for (int i = 1; i < argc; ++i)
+    for (const char* c = argv[i];; ++c) {
+      hash = (hash ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
+      if (*c == '\0') break;
+    }
+  const std::vector<double> all = ranks.gather({static_cast<double>(hash >> 32), static_cast<double>(hash & 0xffffffffULL)});
+  for (std::size_t k = 2; k < all.size(); ++k)
+    if (all[k] != all[k % 2]) return false;
+  return true;
+}
+
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+#ifdef EIGENFLOW_WITH_MPI
+  std::optional<MpiSession> session;
+  std::optional<MpiCommunicator> world;
+  if (launched_in_parallel()) {
+    session.emplace(argc, argv);
+    world.emplace();
+    if (world->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // rank 0 prints
+  }
+  Communicator* ranks = world ? &*world : nullptr;
+  if (ranks && !same_command_on_every_rank(argc, argv, *ranks)) {
+    if (ranks->rank() == 0)
+      std::fprintf(stderr, "error: under mpirun every rank must run the same command line; some rank's differs from rank 0's\n");
     return 2;
-  } catch (const std::exception& e) {
-    std::string message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    std::fprintf(stderr, "error: %s\n", message.c_str());
+  }
+#else
+  Communicator* ranks = nullptr;
+  if (launched_in_parallel()) {
+    std::fprintf(stderr, "error: this eigenflow was built without MPI; data-parallel training needs libopenmpi-dev at build time\n");
     return 1;
+  }
+#endif
+  try {
+    return run(argc, argv, ranks);
+  } catch (const UsageError& e) {
+    return report(e, ranks, 2);
+  } catch (const IoError& e) {
+    const int status = report(e, ranks, 1);
+#ifdef EIGENFLOW_WITH_MPI
+    // A file only one rank writes (the model, a checkpoint): the others may be waiting in a
+    // collective call that will never come; end them.
+    if (ranks) MPI_Abort(MPI_COMM_WORLD, status);
+#endif
+    return status;
+  } catch (const std::exception& e) {
+    return report(e, ranks, 1);
   }
 }

@@ -162,21 +162,22 @@ std::conditional_t<std::is_same_v<S, double>, const Matrix<double>&, Matrix<S>> 
   else return x.cast<S>();
 }
 
-/// The trainer's options as the flags say, for these splits (scale: the training rows'
-/// standard deviations, the unit of --jitter); the caller adds its own (dequantisation, progress).
-inline TrainOptions training_options(const Options& o, const DataSplit& split, const RowVector<double>& scale) {
+/// The trainer's options as the flags say, for splits of these sizes (all ranks' rows under
+/// mpirun; scale: the training rows' standard deviations, the unit of --jitter); the
+/// caller adds its own (dequantisation, progress).
+inline TrainOptions training_options(const Options& o, Index train_rows, Index validation_rows, const RowVector<double>& scale) {
   TrainOptions options;
   options.epochs = static_cast<Index>(o.epochs);
   options.batch_size = static_cast<Index>(o.batch);
-  options.patience = split.validation.rows() > 0 ? static_cast<Index>(o.patience) : 0;
+  options.patience = validation_rows > 0 ? static_cast<Index>(o.patience) : 0;
   options.keep_best = !o.keep_last;
   options.seed = o.seed + 2;
   options.clip_norm = o.clip;
   options.threads = static_cast<int>(o.threads);
   options.average_decay = o.average_decay;
   if (o.jitter > 0) options.jitter = o.jitter * scale;
-  const Index batch = options.batch_size == 0 ? split.train.rows() : std::min<Index>(options.batch_size, split.train.rows());
-  const long long steps_per_epoch = (split.train.rows() + batch - 1) / batch;
+  const Index batch = options.batch_size == 0 ? train_rows : std::min<Index>(options.batch_size, train_rows);
+  const long long steps_per_epoch = (train_rows + batch - 1) / batch;
   if (o.schedule == "cosine") options.schedule = LearningRateSchedule::cosine(o.lr, steps_per_epoch * o.epochs, o.lr / 100);
   return options;
 }

@@ -59,7 +59,7 @@ SubspaceFit<S> fit_subspace(const Options& o, const DataSplit& split) {
   search.optimizer.learning_rate = o.lr;
   search.optimizer.weight_decay = o.weight_decay;
   search.seed = o.seed + 1;
-  search.training = training_options(o, split, Standardization::fit(split.train).scale);
+  search.training = training_options(o, split.train.rows(), split.validation.rows(), Standardization::fit(split.train).scale);
   ProgressPrinter progress;
   search.training.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
   search.on_candidate = [&progress](const SubspaceCandidate& c) {

@@ -13,6 +13,7 @@
 #include "baseline.hpp"
 #include "context.hpp"
 #include "options.hpp"
+#include "shards.hpp"
 #include "subspace_command.hpp"
 #include "train_defaults.hpp"
 
@@ -101,11 +102,15 @@ inline std::pair<DataSplit, DataSplit> split_columns(const DataSplit& joint, Ind
 }
 
 /// Every flow but the subspace flow, trained as the flags say (o: defaults resolved); noisy
-/// receives the one fixed draw of dequantised data that every printed NLL uses.
+/// receives the one fixed draw of dequantised data that every printed NLL uses. Under
+/// mpirun, split is this rank's rows of each split (shards: which, and the split's sizes);
+/// rank 0 alone reports progress and writes checkpoints.
 template <class S>
 TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSplit& context, const std::vector<Index>& integer_columns,
-                        const Bounds& bounds, std::optional<DataSplit>& noisy) {
+                        const Bounds& bounds, std::optional<DataSplit>& noisy, const Shards* shards = nullptr) {
   const Index dim = split.train.cols(), context_dim = context.train.cols();
+  const Index training_rows = shards ? shards->training : split.train.rows();
+  const bool reporting = !shards || shards->communicator->rank() == 0;
   require(o.start != "gaussian" || (context_dim == 0 && o.bounded.empty() && o.flow.family != "cnf"),
           "--start gaussian: only for an unconditional flow on unbounded data (not with --context or --bounded, not cnf)");
   const bool spline = o.flow.family == "nsf" || o.flow.family == "nsf-ar";
@@ -113,7 +118,7 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
               "(N=%lld training rows, D=%lld%s)\n",
               o.flow.family.c_str(), static_cast<long long>(o.flow.resolved_layers()), static_cast<long long>(o.flow.resolved_hidden()),
               spline ? (" bins=" + std::to_string(o.flow.spline.bins)).c_str() : "",
-              o.batch, o.epochs, o.patience, o.weight_decay, o.jitter, static_cast<long long>(split.train.rows()),
+              o.batch, o.epochs, o.patience, o.weight_decay, o.jitter, static_cast<long long>(training_rows),
               static_cast<long long>(dim), context_dim > 0 ? (", context K=" + std::to_string(context_dim)).c_str() : "");
   std::fflush(stdout);
 
@@ -125,7 +130,8 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
     noisy = DataSplit{dequantized_copy(split.train, integer_columns, noise_rng), dequantized_copy(split.validation, integer_columns, noise_rng),
                       dequantized_copy(split.test, integer_columns, noise_rng)};
   const DataSplit& evaluated = noisy ? *noisy : split;
-  const Standardization standardization = Standardization::fit(evaluated.train);
+  const Standardization standardization =
+      shards ? fit_standardization(*shards->communicator, evaluated.train) : Standardization::fit(evaluated.train);
 
   const nlohmann::json config = o.training_config();
   const std::string checkpoint_path = o.checkpoint_dir + "/checkpoint.json";
@@ -152,10 +158,15 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
   auto optimizer = make_optimizer<S>(o, flow.parameters());
   if (checkpoint) optimizer->set_state(checkpoint->optimizer_steps, checkpoint->optimizer_state_as<S>());
 
-  TrainOptions options = training_options(o, split, standardization.scale);
+  TrainOptions options =
+      training_options(o, training_rows, shards ? shards->validation : split.validation.rows(), standardization.scale);
   options.dequantize = integer_columns;
+  if (shards) {
+    options.communicator = shards->communicator;
+    options.shard_rows = shards->training_rows;
+  }
   ProgressPrinter progress;
-  options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
+  if (reporting) options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
   bool continuous = false;
   for (std::size_t k = 0; k < flow.size(); ++k) continuous = continuous || dynamic_cast<const OdeCounter*>(&flow.layer(k));
   if (continuous) {
@@ -171,7 +182,7 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
     };
   }
   if (checkpoint) options.resume = &checkpoint->trainer;
-  if (!o.checkpoint_dir.empty()) {
+  if (!o.checkpoint_dir.empty() && reporting) {
     options.checkpoint_every = static_cast<Index>(o.checkpoint_every);
     options.on_checkpoint = [&](const TrainCheckpoint& state) { save_checkpoint(checkpoint_path, config, flow, *optimizer, state); };
   }
@@ -180,7 +191,7 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
       context_dim > 0 ? train(flow, *optimizer, as_scalar<S>(split.train), as_scalar<S>(context.train), as_scalar<S>(evaluated.validation),
                               as_scalar<S>(context.validation), options)
                       : train(flow, *optimizer, as_scalar<S>(split.train), as_scalar<S>(evaluated.validation), options);
-  progress.finish();
+  if (reporting) progress.finish();
   // Which parameters were kept: the last epoch's, or the best validation epoch's when clearly better.
   const bool last = result.history.empty() || result.kept_epoch == result.history.back().epoch;
   const std::string kept = "kept_epoch=" + std::to_string(result.kept_epoch) +

@@ -136,6 +136,64 @@ inline CsvTable read_csv(const std::string& path, Index columns = -1, const CsvP
   return read_csv(in, path, columns, progress);
 }
 
+/// One of `parts` near-equal pieces of a CSV file, for data-parallel reading (each
+/// process reads only its piece): part k holds the data rows whose line starts in
+/// bytes [k·size/parts, (k+1)·size/parts) of the file, so the parts in order are the
+/// file's rows in order, each row in exactly one part. The header (a non-numeric first
+/// line of the file) belongs to every part; a non-numeric first line of a later part is
+/// an error like any malformed row. Errors name the part and the byte where its line 1
+/// starts; an empty part (a file of fewer rows than parts) is a FormatError.
+inline CsvTable read_csv_part(const std::string& path, int part, int parts, Index columns = -1) {
+  if (parts < 1 || part < 0 || part >= parts)
+    throw ValueError("read_csv_part: part " + std::to_string(part) + " of " + std::to_string(parts) + " does not exist");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open '" + path + "'");
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<long long>(in.tellg());
+  const long long begin = size * part / parts, end = size * (part + 1) / parts;
+  std::string header;
+  in.seekg(0);
+  std::getline(in, header);
+  // Where part's first line starts: at `begin` when a line ends just before it.
+  long long first = 0;
+  if (begin > 0) {
+    in.clear();
+    in.seekg(begin - 1);
+    std::string rest;
+    std::getline(in, rest);  // the end of the line that straddles `begin`
+    first = begin - 1 + static_cast<long long>(rest.size()) + 1;
+  }
+  std::string text;
+  in.clear();
+  in.seekg(first);
+  for (long long at = first; at < end && in;) {  // every line that starts before `end`
+    std::string line;
+    if (!std::getline(in, line)) break;
+    at += static_cast<long long>(line.size()) + 1;
+    text += line;
+    text += '\n';
+  }
+  if (in.bad()) throw IoError("reading '" + path + "' failed");
+  const std::string name = parts == 1 ? path : path + " (part " + std::to_string(part + 1) + " of " + std::to_string(parts) +
+                                                   ", lines counted from its byte " + std::to_string(first) + ")";
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw FormatError(name + ": no data rows in this part (a file of fewer rows than parts?)");
+  std::istringstream stream(text);
+  CsvTable table = read_csv(stream, name, columns);
+  if (part > 0) {  // the header is the file's first line, never a later part's
+    if (!table.header.empty())
+      throw FormatError(name + ":1: '" + detail::shorten(table.header.front()) + "' is not a number");
+    const std::vector<std::string> fields = detail::split_fields(header);
+    double value = 0;
+    for (const auto& field : fields)
+      if (!detail::parse_number(field, value)) {
+        table.header = fields;
+        break;
+      }
+  }
+  return table;
+}
+
 /// The default header of points: x0, x1, …
 inline std::vector<std::string> point_header(Index columns) {
   std::vector<std::string> header;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "eigenflow/core/checks.hpp"
 #include "eigenflow/data/shuffle.hpp"
@@ -14,8 +15,15 @@ struct DataSplit {
   Matrix<double> train, validation, test;
 };
 
-/// Shuffles the rows, then takes the test and validation fractions off the end.
-inline DataSplit split_dataset(const Matrix<double>& data, double validation_fraction, double test_fraction, Random& rng) {
+/// Which rows split_dataset puts where: rows order[0, train) train, the next
+/// `validation` rows validate, the last `test` rows test.
+struct SplitPlan {
+  std::vector<Index> order;
+  std::size_t train = 0, validation = 0, test = 0;
+};
+
+/// The plan for n rows: a shuffle, then the test and validation fractions off the end.
+inline SplitPlan plan_split(Index n, double validation_fraction, double test_fraction, Random& rng) {
   auto check = [](const char* what, double f) {
     if (!(f >= 0 && f < 1)) throw ValueError(std::string(what) + " fraction must be in [0, 1), found " + std::to_string(f));
   };
@@ -24,14 +32,21 @@ inline DataSplit split_dataset(const Matrix<double>& data, double validation_fra
   if (validation_fraction + test_fraction >= 1)
     throw ValueError("validation and test fractions together must leave training data, found " +
                      std::to_string(validation_fraction + test_fraction));
-  const auto n = static_cast<std::size_t>(data.rows());
-  const auto test = static_cast<std::size_t>(std::llround(test_fraction * static_cast<double>(n)));
-  const auto validation = static_cast<std::size_t>(std::llround(validation_fraction * static_cast<double>(n)));
-  if (test + validation >= n) throw ValueError("too few points (" + std::to_string(n) + ") for the requested split");
-  const auto order = random_order(data.rows(), rng);
-  const std::size_t train = n - test - validation;
-  return {select_rows(data, order, 0, train), select_rows(data, order, train, validation),
-          select_rows(data, order, train + validation, test)};
+  SplitPlan plan;
+  const auto rows = static_cast<std::size_t>(n);
+  plan.test = static_cast<std::size_t>(std::llround(test_fraction * static_cast<double>(rows)));
+  plan.validation = static_cast<std::size_t>(std::llround(validation_fraction * static_cast<double>(rows)));
+  if (plan.test + plan.validation >= rows) throw ValueError("too few points (" + std::to_string(rows) + ") for the requested split");
+  plan.order = random_order(n, rng);
+  plan.train = rows - plan.test - plan.validation;
+  return plan;
+}
+
+/// Shuffles the rows, then takes the test and validation fractions off the end.
+inline DataSplit split_dataset(const Matrix<double>& data, double validation_fraction, double test_fraction, Random& rng) {
+  const SplitPlan plan = plan_split(data.rows(), validation_fraction, test_fraction, rng);
+  return {select_rows(data, plan.order, 0, plan.train), select_rows(data, plan.order, plan.train, plan.validation),
+          select_rows(data, plan.order, plan.train + plan.validation, plan.test)};
 }
 
 /// Per-column shift and scale of a standardisation.

@@ -1,0 +1,75 @@
+// mpirun -np P eigenflow train: the flags' flow trained data-parallel
+// (TrainOptions::communicator) on each rank's part of the data. The model is
+// the one process's to the rounding of the gradient sums (tests/mpi,
+// tests/cli/test_mpi_cli.sh). Rank 0 writes the model and prints; the other
+// ranks' standard output is closed (main.cpp).
+#pragma once
+
+#include <eigenflow/eigenflow.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+#include "shards.hpp"
+#include "train_command.hpp"
+
+namespace eigenflow::cli {
+
+/// The flags whose work is not data-parallel yet, refused with what to do instead.
+inline void check_data_parallel_flags(const Options& o) {
+  const bool conditional = o.context_columns > 0 || !o.context_names.empty() ||
+                           (o.data_path.empty() && dataset_info(o.dataset).context_dim > 0);
+  require(!conditional, "under mpirun: conditional flows (--context, --context-columns) are not data-parallel yet");
+  require(o.validation_path.empty() && o.test_path.empty(),
+          "under mpirun: held-out rows come from the split (--validation-data and --test-data are not data-parallel yet)");
+  require(!o.dequantize && o.bounded.empty(), "under mpirun: --dequantize and --bounded are not data-parallel yet");
+  require(o.start != "gaussian", "under mpirun: --start gaussian is not data-parallel yet");
+  require(!o.active, "under mpirun: the subspace flow (--active) is not data-parallel yet; name another flow with --flow");
+}
+
+template <class S>
+int train_data_parallel_command(const Options& given, Communicator& communicator) {
+  check_data_parallel_flags(given);
+  const bool reporting = communicator.rank() == 0;
+  std::string failure;  // the model file is rank 0's: only its file system need hold it
+  if (reporting) try {
+      require_writable_destination(given.out);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  report_first_failure(communicator, failure);
+  Shards shards = load_shards(given, communicator);
+  const Index dim = shards.rows.train.cols();
+  const Options o = with_data_defaults(given, shards.training, dim, 0);
+  require(o.flow.family != "subspace",
+          "under mpirun: name the flow with --flow (the default beyond 2D, a search over subspace flows, is not data-parallel yet)");
+  if (reporting)
+    std::printf("data-parallel ranks=%d rows=%lld (each rank read its part)\n", communicator.size(),
+                static_cast<long long>(shards.training + shards.validation + shards.test));
+  const DataSplit no_context{Matrix<double>(shards.rows.train.rows(), 0), Matrix<double>(shards.rows.validation.rows(), 0),
+                             Matrix<double>(shards.rows.test.rows(), 0)};
+  std::optional<DataSplit> noisy;  // (no dequantisation under mpirun)
+  const TrainedFlow<S> fitted = fit_flow<S>(o, shards.rows, no_context, {}, Bounds(), noisy, &shards);
+
+  // −Σ log p of each split over every rank's rows, then its mean.
+  std::vector<double> totals(3, 0.0);
+  const Matrix<double>* splits[] = {&shards.rows.train, &shards.rows.validation, &shards.rows.test};
+  for (std::size_t k = 0; k < 3; ++k)
+    if (splits[k]->rows() > 0)
+      totals[k] = detail::total_nll(fitted.flow, Matrix<S>(as_scalar<S>(*splits[k])), static_cast<const Matrix<S>*>(nullptr), 16384);
+  communicator.sum(totals.data(), totals.size());
+  const Index counts[] = {shards.training, shards.validation, shards.test};
+  auto mean = [&](std::size_t k) { return counts[k] > 0 ? totals[k] / static_cast<double>(counts[k]) : double(NAN); };
+  if (reporting) {
+    save_model(o.out, fitted.flow);  // after the last collective call: a failure here leaves no rank waiting
+    std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f %s\n", format_nll(mean(0)).c_str(),
+                format_nll(mean(1)).c_str(), format_nll(mean(2)).c_str(), fitted.seconds, fitted.kept.c_str());
+  }
+  return 0;
+}
+
+}  // namespace eigenflow::cli

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# mpirun -np P eigenflow train, end to end: P = 2 and 4 (oversubscribed) train the
+# model one process trains (log-densities of the same points equal to 1e-9),
+# --resume continues across the same P, and bad input on one rank ends every
+# rank with exactly one "error: ..." line of ours (mpirun adds its own notice)
+# and no model file.
+# Usage: test_mpi_cli.sh PATH/TO/eigenflow MPIEXEC
+set -u
+EIGENFLOW=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+MPIEXEC=$2
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+ranks() { local p=$1; shift; "$MPIEXEC" -np "$p" --oversubscribe --quiet "$@"; }
+
+# max |a − b| over two logprob files (header, one value per row)
+worst_difference() {
+  paste -d, "$1" "$2" | awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d; if (d > w) w = d } END { printf "%.3g\n", w + 0 }'
+}
+
+"$EIGENFLOW" generate --dataset two-moons --n 3000 --seed 4 --out moons.csv >/dev/null
+"$EIGENFLOW" generate --dataset two-moons --n 500 --seed 5 --out points.csv >/dev/null
+# double: the sums' other order moves the log-densities by ~1e-15 (float: by ~1e-6)
+flags=(--flow realnvp --layers 4 --hidden 16 --epochs 4 --batch 128 --seed 3)
+train_args=(train --data moons.csv "${flags[@]}" --precision double)
+
+"$EIGENFLOW" "${train_args[@]}" --out one.json >one.txt 2>&1 || fail "one process: $(tail -2 one.txt)"
+"$EIGENFLOW" logprob --model one.json --in points.csv --out one_lp.csv >/dev/null
+for p in 2 4; do
+  if ranks "$p" "$EIGENFLOW" "${train_args[@]}" --out "p$p.json" >"p$p.txt" 2>"p$p.err"; then
+    grep -q "data-parallel ranks=$p" "p$p.txt" && pass || fail "P = $p: no data-parallel line: $(head -3 "p$p.txt")"
+    [ "$(grep -c '^final ' "p$p.txt")" -eq 1 ] && pass || fail "P = $p: expected one final line (rank 0 alone prints)"
+    "$EIGENFLOW" logprob --model "p$p.json" --in points.csv --out "p${p}_lp.csv" >/dev/null
+    worst=$(worst_difference one_lp.csv "p${p}_lp.csv")
+    awk -v w="$worst" 'BEGIN { exit !(w < 1e-9) }' && pass || fail "P = $p: log-densities differ from one process's by $worst"
+    # the printed NLLs are the one process's (4 decimals)
+    [ "$(grep '^final' one.txt | cut -d' ' -f2-4)" = "$(grep '^final' "p$p.txt" | cut -d' ' -f2-4)" ] && pass ||
+      fail "P = $p: final NLLs differ: $(grep '^final' one.txt) / $(grep '^final' "p$p.txt")"
+  else
+    fail "P = $p failed: $(head -c 400 "p$p.err")"
+  fi
+done
+
+# float (the default precision): the same model to float rounding (measured: 1e-6)
+"$EIGENFLOW" train --data moons.csv "${flags[@]}" --precision float --out one_f.json >/dev/null 2>&1
+ranks 2 "$EIGENFLOW" train --data moons.csv "${flags[@]}" --precision float --out p2_f.json >/dev/null 2>&1 || fail "P = 2 in float"
+"$EIGENFLOW" logprob --model one_f.json --in points.csv --out one_f_lp.csv >/dev/null
+"$EIGENFLOW" logprob --model p2_f.json --in points.csv --out p2_f_lp.csv >/dev/null
+worst=$(worst_difference one_f_lp.csv p2_f_lp.csv)
+awk -v w="$worst" 'BEGIN { exit !(w < 1e-4) }' && pass || fail "P = 2 in float: log-densities differ from one process's by $worst"
+
+# --resume across the same P: a run stopped mid-way (mpirun killed: every rank ends) and
+# resumed from rank 0's checkpoint ends with the straight run's model file, byte for byte.
+resume_args=(train --data moons.csv --flow realnvp --layers 4 --hidden 16 --batch 128 --seed 3 --epochs 60 --checkpoint ck)
+ranks 2 "$EIGENFLOW" "${resume_args[@]}" --out straight.json >/dev/null 2>&1 || fail "P = 2 with checkpoints"
+rm -rf ck
+ranks 2 "$EIGENFLOW" "${resume_args[@]}" --out resumed.json >/dev/null 2>&1 &
+pid=$!
+killed=no
+for _ in $(seq 1 3000); do
+  if [ -f ck/checkpoint.json ] && grep -q '"epoch":[1-4][0-9]' ck/checkpoint.json 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null && killed=yes
+    break
+  fi
+  sleep 0.01
+done
+wait "$pid" 2>/dev/null
+[ "$killed" = yes ] && [ ! -e resumed.json ] && pass || fail "the P = 2 run was not stopped mid-way (killed=$killed)"
+ranks 2 "$EIGENFLOW" "${resume_args[@]}" --resume --out resumed.json >/dev/null 2>resume.err &&
+  cmp -s straight.json resumed.json && pass || fail "P = 2: a resumed run differs from a straight one: $(head -c 300 resume.err)"
+
+# expect_failure DESCRIPTION PATTERN OUTPUT -- command...: non-zero exit, one line "error: ..." of ours naming PATTERN, no OUTPUT
+expect_failure() {
+  local what=$1 pattern=$2 output=$3; shift 4
+  rm -f "$output"
+  if "$@" >out.txt 2>err.txt; then fail "$what: succeeded"; return; fi
+  local lines
+  lines=$(grep -c '^error: ' err.txt)
+  if [ "$lines" -ne 1 ]; then fail "$what: $lines 'error:' lines: $(head -c 400 err.txt)"; return; fi
+  grep '^error: ' err.txt | grep -qi -- "$pattern" || { fail "$what: message lacks '$pattern': $(grep '^error: ' err.txt)"; return; }
+  [ -e "$output" ] && { fail "$what: left $output behind"; return; }
+  pass
+}
+{ cat moons.csv; echo "0.5,oops"; } >bad_tail.csv
+expect_failure "a malformed row in the last rank's part" "rank 1: .*part 2 of 2.*oops" out.json -- \
+  ranks 2 "$EIGENFLOW" train --data bad_tail.csv "${flags[@]}" --out out.json
+{ cat moons.csv; echo "0.5,nan"; } >nan_tail.csv
+expect_failure "NaN in the last rank's part" "rank 3: .*non-finite" out.json -- \
+  ranks 4 "$EIGENFLOW" train --data nan_tail.csv "${flags[@]}" --out out.json
+head -3 moons.csv >tiny.csv
+expect_failure "more ranks than rows" "no data rows in this part" out.json -- \
+  ranks 4 "$EIGENFLOW" train --data tiny.csv "${flags[@]}" --out out.json
+expect_failure "a missing file" "rank 0: cannot open" out.json -- \
+  ranks 2 "$EIGENFLOW" train --data missing.csv "${flags[@]}" --out out.json
+expect_failure "ranks given different flags" "same command line" out.json -- \
+  "$MPIEXEC" --oversubscribe --quiet -np 1 "$EIGENFLOW" "${train_args[@]}" --out out.json : \
+  -np 1 "$EIGENFLOW" "${train_args[@]}" --epochs 5 --out out.json
+expect_failure "another command under mpirun" "only train runs" "" -- \
+  ranks 2 "$EIGENFLOW" sample --model one.json --n 10 --out s.csv
+expect_failure "a flow that is not data-parallel yet" "--context" out.json -- \
+  ranks 2 "$EIGENFLOW" train --data moons.csv --context-columns 1 --flow realnvp --epochs 1 --out out.json
+expect_failure "a model file rank 0 cannot write" "rank 0: .*nowhere" "" -- \
+  ranks 2 "$EIGENFLOW" "${train_args[@]}" --out nowhere/out.json
+
+echo "test_mpi_cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
