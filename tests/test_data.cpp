@@ -314,6 +314,73 @@ TEST_CASE("bad CSV files are reported with file and line", "[data][csv]") {
   std::remove(path.c_str());
 }
 
+TEST_CASE("the parts of a CSV file are its rows in order, each row in exactly one part", "[data][csv]") {
+  // The parts joined in order; a part in which no line starts (more parts than lines, or a
+  // long line across it) is refused, and holds nothing.
+  auto joined_parts = [](const std::string& path, int parts, Index cols, std::vector<std::string>* header = nullptr) {
+    Matrix<double> joined(0, cols);
+    for (int part = 0; part < parts; ++part) {
+      CsvTable table;
+      try {
+        table = read_csv_part(path, part, parts, cols);
+      } catch (const FormatError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("no data rows in this part"));
+        continue;
+      }
+      if (header) CHECK(table.header == *header);
+      Matrix<double> grown(joined.rows() + table.values.rows(), cols);
+      grown << joined, table.values;
+      joined = grown;
+    }
+    return joined;
+  };
+  Random rng(23);
+  const Matrix<double> values = rng.normal_matrix<double>(101, 3);
+  const std::string path = temp_path("parts.csv");
+  for (const bool with_header : {true, false}) {
+    std::vector<std::string> header = with_header ? point_header(3) : std::vector<std::string>{};
+    write_csv(path, values, header);
+    for (const int parts : {1, 2, 3, 7, 101, 400}) {
+      INFO("parts " << parts << (with_header ? " with" : " without") << " a header");
+      CHECK(joined_parts(path, parts, 3, &header) == values);  // exact, in order: no row lost, none twice
+    }
+  }
+  // Lines that straddle a part's first byte belong to the part before; CRLF line ends too.
+  write_text(path, "a,b\r\n1,2\r\n33333333,4\r\n5,6\r\n");
+  CHECK(joined_parts(path, 4, 2) == (Matrix<double>(3, 2) << 1, 2, 33333333, 4, 5, 6).finished());
+  CHECK_THROWS_WITH(read_csv_part(path, 2, 4), Catch::Contains("no data rows in this part"));  // inside the long line
+  std::remove(path.c_str());
+}
+
+TEST_CASE("bad CSV parts are reported with the part, its first byte and the line", "[data][csv]") {
+  const std::string path = temp_path("bad_parts.csv");
+  write_text(path, "x,y\n1,2\n3,4\n5,6\n7,oops\n");
+  CHECK(read_csv_part(path, 0, 2).values.rows() == 2);
+  CHECK_THROWS_WITH(read_csv_part(path, 1, 2), Catch::Contains("(part 2 of 2, lines counted from its byte 12):2:") &&
+                                                   Catch::Contains("'oops' is not a number"));
+  write_text(path, "1,2\n3,4\nx,y\n5,6\n");  // a header-like line past the first
+  CHECK_THROWS_WITH(read_csv_part(path, 1, 2), Catch::Contains(":1: 'x' is not a number"));
+  write_text(path, "1,2\n");
+  CHECK_THROWS_WITH(read_csv_part(path, 1, 2), Catch::Contains("no data rows in this part"));
+  CHECK_THROWS_AS(read_csv_part(path, 2, 2), ValueError);
+  CHECK_THROWS_AS(read_csv_part("/nonexistent/file.csv", 0, 2), IoError);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("the split's plan is split_dataset's: the same rows in each split", "[data]") {
+  Random rng(3);
+  const Matrix<double> x = rng.normal_matrix<double>(157, 2);
+  Random a(9), b(9);
+  const DataSplit split = split_dataset(x, 0.15, 0.1, a);
+  const SplitPlan plan = plan_split(157, 0.15, 0.1, b);
+  CHECK(plan.train + plan.validation + plan.test == 157);
+  CHECK(plan.validation == 24);  // round(0.15 · 157)
+  CHECK(plan.test == 16);
+  CHECK(split.train == select_rows(x, plan.order, 0, plan.train));
+  CHECK(split.validation == select_rows(x, plan.order, plan.train, plan.validation));
+  CHECK(split.test == select_rows(x, plan.order, plan.train + plan.validation, plan.test));
+}
+
 TEST_CASE("the full-covariance Gaussian baseline: the ML fit, its density against the direct formula, its integral", "[data][baseline]") {
   Random rng(91);
   Matrix<double> mixing(3, 3);
