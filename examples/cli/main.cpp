@@ -122,6 +122,10 @@ int run(int argc, char** argv, Communicator* ranks) {
   train_cmd->add_option("--threads", o.threads, "threads (default 0: every core, one per 256 rows of a batch)");
   auto* checkpoint_opt = train_cmd->add_option("--checkpoint", o.checkpoint_dir, "directory for checkpoints (model, optimizer and RNG state)");
   train_cmd->add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints (default 1)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--chunk-rows", o.chunk_rows,
+                        "sum the gradient over chunks of C rows in a fixed order: the same model file, bit for bit, "
+                        "for any number of mpirun ranks and in one process (default 0: off)")
+      ->check(CLI::NonNegativeNumber);
   train_cmd->add_flag("--resume", o.resume, "continue from the checkpoint in --checkpoint DIR")->needs(checkpoint_opt);
   auto* context_columns_opt = train_cmd->add_option("--context-columns", o.context_columns,
       "conditional model p(x | c): the last K columns of the data are the context c (rotated-moons: 1)")->check(CLI::NonNegativeNumber);

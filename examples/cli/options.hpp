@@ -78,12 +78,13 @@ struct Options {
   // files
   std::string out, model_path, in_path, checkpoint_dir;
   long long samples = 1000, checkpoint_every = 1;
+  long long chunk_rows = 0;  ///< train: the gradient summed over chunks of this many rows in a fixed order (TrainOptions::chunk_rows)
   bool resume = false;
   bool keep_last = false;  ///< save the last epoch's parameters, not the best validation epoch's
 
   /// What defines a training run; a resumed run must match its checkpoint's.
   nlohmann::json training_config() const {
-    return {{"dataset", dataset}, {"data", data_path}, {"validation_data", validation_path}, {"test_data", test_path}, {"n", n}, {"noise", noise ? nlohmann::json(*noise) : nlohmann::json()},
+    nlohmann::json config = {{"dataset", dataset}, {"data", data_path}, {"validation_data", validation_path}, {"test_data", test_path}, {"n", n}, {"noise", noise ? nlohmann::json(*noise) : nlohmann::json()},
             {"dim", dim ? nlohmann::json(*dim) : nlohmann::json()},
             {"seed", seed}, {"flow", flow.family}, {"layers", flow.resolved_layers()}, {"hidden", flow.resolved_hidden()},
             {"depth", flow.depth}, {"bins", flow.spline.bins}, {"tail_bound", flow.spline.tail_bound}, {"order", flow.order},
@@ -97,6 +98,8 @@ struct Options {
             {"dynamics", flow.cnf.dynamics}, {"width", flow.cnf.width}, {"solver", flow.cnf.solver}, {"steps", flow.cnf.steps},
             {"rtol", flow.cnf.rtol}, {"atol", flow.cnf.atol}, {"gradient", flow.cnf.gradient}, {"trace", flow.cnf.trace},
             {"kinetic", flow.cnf.kinetic}, {"jacobian_penalty", flow.cnf.jacobian}};
+    if (chunk_rows > 0) config["chunk_rows"] = chunk_rows;  // absent when off: older checkpoints still resume
+    return config;
   }
 };
 

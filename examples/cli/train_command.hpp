@@ -165,6 +165,9 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
     options.communicator = shards->communicator;
     options.shard_rows = shards->training_rows;
   }
+  SingleProcess one_process;
+  options.chunk_rows = static_cast<Index>(o.chunk_rows);
+  if (o.chunk_rows > 0 && !options.communicator) options.communicator = &one_process;  // the same bits as any P
   ProgressPrinter progress;
   if (reporting) options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
   bool continuous = false;

@@ -46,6 +46,14 @@ for p in 2 4; do
   fi
 done
 
+# --chunk-rows: the same model file, byte for byte, for one process and P = 2, 4 (float, 8 epochs)
+chunk_flags=(--flow realnvp --layers 4 --hidden 16 --epochs 8 --batch 128 --seed 3 --chunk-rows 32)
+"$EIGENFLOW" train --data moons.csv "${chunk_flags[@]}" --out chunk1.json >/dev/null 2>&1 || fail "--chunk-rows in one process"
+for p in 2 4; do
+  ranks "$p" "$EIGENFLOW" train --data moons.csv "${chunk_flags[@]}" --out "chunk$p.json" >/dev/null 2>&1 &&
+    cmp -s chunk1.json "chunk$p.json" && pass || fail "--chunk-rows: P = $p's model file differs from one process's"
+done
+
 # float (the default precision): the same model to float rounding (measured: 1e-6)
 "$EIGENFLOW" train --data moons.csv "${flags[@]}" --precision float --out one_f.json >/dev/null 2>&1
 ranks 2 "$EIGENFLOW" train --data moons.csv "${flags[@]}" --precision float --out p2_f.json >/dev/null 2>&1 || fail "P = 2 in float"

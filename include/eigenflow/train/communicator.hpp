@@ -29,6 +29,17 @@ class Communicator {
   virtual std::vector<double> gather(const std::vector<double>& values) = 0;
 };
 
+/// One process as a communicator of one rank: data-parallel settings (chunk_rows) with
+/// no other process, the same bits as any number of MPI ranks.
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void sum(double*, std::size_t) override {}
+  void sum(float*, std::size_t) override {}
+  std::vector<double> gather(const std::vector<double>& values) override { return values; }
+};
+
 /// A failure on another rank, seen by a rank whose own part was fine: the failing
 /// rank reports the cause, so a command line reporting errors prints this one
 /// only when it has nothing better (it is a RemoteError, not the cause).

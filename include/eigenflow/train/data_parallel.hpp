@@ -21,6 +21,7 @@
 #include "eigenflow/core/error.hpp"
 #include "eigenflow/core/types.hpp"
 #include "eigenflow/data/preprocess.hpp"
+#include "eigenflow/train/batch_gradient.hpp"
 #include "eigenflow/train/communicator.hpp"
 
 namespace eigenflow::detail {
@@ -136,6 +137,48 @@ void gather_batch(Communicator& communicator, Index batch_rows, const std::vecto
     for (Index j = 0; j < context_cols; ++j)
       batch_context(row, j) = static_cast<S>(all[at + 1 + static_cast<std::size_t>(cols + j)]);
   }
+}
+
+/// Collective: ∇ −(1/m) Σ log p over the global batch (`batch`, and `context` when
+/// conditional, whole on every rank) as a sum over chunks of `chunk` rows added in chunk
+/// order, chunk k's term computed by rank k mod P: the same bits for every P. Leaves the
+/// gradient in the parameters' grad and returns the loss. `gradient` runs on one thread.
+template <class Flow, class S>
+double chunked_gradient(Communicator& communicator, Flow& flow, const ParameterList<S>& parameters, BatchGradient<S>& gradient,
+                        const Matrix<S>& batch, const Matrix<S>* context, Index chunk) {
+  const Index rows = batch.rows(), chunks = (rows + chunk - 1) / chunk;
+  const Index ranks = communicator.size(), rank = communicator.rank();
+  std::size_t size = 0;
+  for (const auto* p : parameters) size += static_cast<std::size_t>(p->grad.size());
+  const std::size_t width = size + 1;  // a chunk's term: its gradient, then its loss
+  std::vector<double> mine;
+  for (Index k = rank; k < chunks; k += ranks) {
+    const Index first = k * chunk, count = std::min(chunk, rows - first);
+    for (auto* p : parameters) p->zero_grad();
+    const Matrix<S> x = batch.middleRows(first, count);
+    const double loss = context ? gradient(flow, x, Matrix<S>(context->middleRows(first, count))) : gradient(flow, x);
+    const double share = static_cast<double>(count) / static_cast<double>(rows);
+    for (const auto* p : parameters)
+      for (Index i = 0; i < p->grad.size(); ++i) mine.push_back(static_cast<double>(p->grad.data()[i]) * share);
+    mine.push_back(loss * share);
+  }
+  const std::vector<double> all = communicator.gather(mine);
+  // Rank r sent its chunks r, r + P, … in order, after every lower rank's.
+  std::vector<std::size_t> start(static_cast<std::size_t>(ranks));
+  std::size_t at = 0;
+  for (Index r = 0; r < ranks; ++r) {
+    start[static_cast<std::size_t>(r)] = at;
+    at += static_cast<std::size_t>(r < chunks ? (chunks - r + ranks - 1) / ranks : 0) * width;
+  }
+  std::vector<double> total(width, 0.0);
+  for (Index k = 0; k < chunks; ++k) {
+    const double* term = all.data() + start[static_cast<std::size_t>(k % ranks)] + static_cast<std::size_t>(k / ranks) * width;
+    for (std::size_t j = 0; j < width; ++j) total[j] += term[j];
+  }
+  at = 0;
+  for (auto* p : parameters)
+    for (Index i = 0; i < p->grad.size(); ++i) p->grad.data()[i] = static_cast<S>(total[at++]);
+  return total.back();
 }
 
 }  // namespace eigenflow::detail

@@ -112,6 +112,14 @@ struct TrainOptions {
   /// The global index of each training row of this rank's shard; empty: the shards in
   /// rank order (rank r's rows follow rank r − 1's).
   std::vector<Index> shard_rows;
+  /// With a communicator: 0 sums each rank's rows' gradient across ranks, whose rounding
+  /// depends on P; and training is chaotic, so over hundreds of steps that rounding grows
+  /// (as it does between 1 and 2 threads). C > 0 makes the model the same bits for every
+  /// P: each global batch is gathered on every rank and cut into chunks of C rows, chunk k's
+  /// gradient is computed by rank k mod P on one thread, and the chunks' gradients are
+  /// added in chunk order on every rank (costs an allgather of the batch and of one
+  /// gradient per chunk). A SingleProcess communicator gives the same bits in one process.
+  Index chunk_rows = 0;
 };
 
 struct TrainResult {
@@ -269,6 +277,8 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     }
     validate_dequantized_columns("train", options.dequantize, train_data.cols());
     require_integer_columns("train (training data)", train_data, options.dequantize);
+    if (options.chunk_rows < 0) throw ValueError("train: chunk rows must be non-negative, found " + std::to_string(options.chunk_rows));
+    if (options.chunk_rows > 0 && !group) throw ValueError("train: chunk rows need a communicator (SingleProcess in one process)");
     if (group && group->size() > 1 && keeps_statistics)
       throw ValueError("train: data-parallel training of a flow with batch normalisation is not available yet");
   };
@@ -292,10 +302,11 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
          static_cast<double>(options.jitter.size()), options.jitter.size() > 0 ? options.jitter.sum() : 0.0,
          static_cast<double>(options.dequantize.size()), options.schedule ? 1.0 : 0.0, static_cast<double>(train_data.cols()),
          train_context ? static_cast<double>(train_context->cols()) : 0.0, static_cast<double>(parameters.size()),
-         static_cast<double>(parameter_values), options.resume ? static_cast<double>(options.resume->epoch) : -1.0},
+         static_cast<double>(parameter_values), options.resume ? static_cast<double>(options.resume->epoch) : -1.0,
+         static_cast<double>(options.chunk_rows)},
         {"epochs", "batch size", "patience", "keep_best", "seed", "seed", "clip norm", "average decay", "jitter columns",
          "jitter", "dequantised columns", "schedule", "data columns", "context columns", "parameter count",
-         "parameter size", "resumed epoch"});
+         "parameter size", "resumed epoch", "chunk rows"});
     shards = detail::ShardLayout::build(*group, train_data.rows(), options.shard_rows);
     double rows = static_cast<double>(validation_rows);
     group->sum(&rows, 1);
@@ -318,6 +329,8 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
   Matrix<S> shard_points, shard_context;
   std::vector<Index> shard_positions;
   std::vector<S> gradient_buffer;
+  BatchGradient<S> chunk_gradient(1, options.min_rows_per_thread);  // one thread: a chunk's bits never depend on the rank
+  const bool chunked = group && options.chunk_rows > 0;
 
   TrainResult result;
   std::vector<Matrix<S>> best = detail::snapshot(parameters), last_good = best;
@@ -437,8 +450,10 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       // Data-dependent initialisation (ActNorm) from the first batch of a fresh
       // run (all of it, on every rank); the snapshots taken before it would
       // restore uninitialised values.
-      if (result.steps == 0 && !options.resume) {
-        if (group) detail::gather_batch(*group, batch_rows, shard_positions, points, context, global_points, global_context);
+      const bool first_step = result.steps == 0 && !options.resume;
+      if (group && (first_step || chunked))
+        detail::gather_batch(*group, batch_rows, shard_positions, points, context, global_points, global_context);
+      if (first_step) {
         if (!train_context) {
           if constexpr (detail::has_initialize<Flow, S>::value) flow.initialize(global_points);
         } else if constexpr (detail::has_conditional_initialize<Flow, S>::value) {
@@ -450,8 +465,13 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       if (options.schedule) optimizer.set_learning_rate(options.schedule->at(result.steps));
       optimizer.zero_grad();
       double value = 0;
-      if (points.rows() > 0) value = train_context ? gradient(flow, points, context) : gradient(flow, points);
-      if (group) {  // ∇ −(1/m) Σ_{this rank's rows} log p, summed over ranks
+      if (chunked) {
+        value = detail::chunked_gradient(*group, flow, parameters, chunk_gradient, global_points,
+                                         train_context ? &global_context : nullptr, options.chunk_rows);
+      } else {
+        if (points.rows() > 0) value = train_context ? gradient(flow, points, context) : gradient(flow, points);
+      }
+      if (group && !chunked) {  // ∇ −(1/m) Σ_{this rank's rows} log p, summed over ranks
         const S share = static_cast<S>(points.rows()) / static_cast<S>(batch_rows);
         if (share != S(1))
           for (auto* p : parameters) p->grad *= share;
