@@ -5,8 +5,9 @@
 # one machine); P = 4 and 8 run oversubscribed on the 2 cores, as a check that
 # more ranks give the same model, not as a timing. Every run's model is
 # compared with P = 1's: the largest difference of the log-densities of 2,000
-# points (double precision). The gradient each step sums across ranks is the
-# parameter count × 8 bytes.
+# points (double precision); chunked runs (--chunk-rows, a quarter of the batch)
+# against one chunked process, which they must equal bit for bit. The gradient
+# each step sums across ranks is the parameter count × 8 bytes.
 #   bash benchmarks/mpi_scaling.sh [EPOCHS]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
@@ -43,13 +44,14 @@ run_case() {
   shift 4
   local flags=(train --data "$data" --batch "$batch" --epochs "$epochs" --patience 0 --seed 3 --precision double "$@")
   local base_ms=""
-  for setup in "1 1" "1 2" "2 1" "4 1" "8 1"; do
-    read -r p threads <<<"$setup"
-    local out=$name-$p-$threads
+  local chunk=$((batch / 4))
+  for setup in "1 1 0" "1 2 0" "2 1 0" "4 1 0" "8 1 0" "1 1 $chunk" "2 1 $chunk"; do
+    read -r p threads chunk_rows <<<"$setup"
+    local out=$name-$p-$threads-$chunk_rows run=("${flags[@]}" --threads "$threads" --chunk-rows "$chunk_rows" --out "$out.json")
     if [ "$p" -eq 1 ]; then
-      "$eigenflow" "${flags[@]}" --threads "$threads" --out "$out.json" >"$out.txt" 2>/dev/null
+      "$eigenflow" "${run[@]}" >"$out.txt" 2>/dev/null
     else
-      mpirun -np "$p" --oversubscribe --quiet "$eigenflow" "${flags[@]}" --threads "$threads" --out "$out.json" >"$out.txt" 2>/dev/null
+      mpirun -np "$p" --oversubscribe --quiet "$eigenflow" "${run[@]}" >"$out.txt" 2>/dev/null
     fi
     "$eigenflow" logprob --model "$out.json" --in "$points" --out "$out.lp" >/dev/null
     local seconds rows steps ms
@@ -57,15 +59,19 @@ run_case() {
     rows=$(grep -o 'N=[0-9]*' "$out.txt" | head -1 | cut -d= -f2)
     steps=$(( epochs * ((rows + batch - 1) / batch) ))
     ms=$(awk -v s="$seconds" -v n="$steps" 'BEGIN { printf "%.2f", 1000 * s / n }')
-    [ -z "$base_ms" ] && base_ms=$ms && cp "$out.lp" "$name.reference.lp"
+    [ -z "$base_ms" ] && base_ms=$ms
+    [ "$p" -eq 1 ] && [ "$threads" -eq 1 ] && cp "$out.lp" "$name.reference.lp"  # chunked runs: against one chunked process
     local difference
     difference=$(paste -d, "$name.reference.lp" "$out.lp" |
       awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d; if (d > w) w = d } END { printf "%.1e", w + 0 }')
     local note=""
     [ "$p" -gt 2 ] && note=" (oversubscribed)"
+    [ "$chunk_rows" -gt 0 ] && note="$note, --chunk-rows $chunk_rows"
     echo "| $name | $batch | $p$note | $threads | $ms | $(awk -v s="$seconds" -v n="$rows" -v e="$epochs" 'BEGIN { printf "%.0f", n * e / s }') | $(awk -v a="$base_ms" -v b="$ms" 'BEGIN { printf "%.2f", a / b }') | $difference |"
   done
-  echo "| $name: $(parameters "$name-1-1.json") parameters, $(( $(parameters "$name-1-1.json") * 8 )) gradient bytes summed per step | | | | | | | |"
+  local count
+  count=$(parameters "$name-1-1-0.json")
+  echo "| $name: $count parameters, $((count * 8)) gradient bytes summed per step | | | | | | | |"
 }
 run_case "realnvp, two moons" moons.csv moons_points.csv 1024 --flow realnvp
 run_case "realnvp, two moons" moons.csv moons_points.csv 256 --flow realnvp

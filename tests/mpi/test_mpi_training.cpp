@@ -6,18 +6,29 @@
 //
 // Every rank runs every test case in the same order (each is collective), so
 // checks use CHECK, never REQUIRE: a rank leaving a case early would leave
-// the others waiting in the next collective call.
-#define CATCH_CONFIG_RUNNER
+// the others waiting in the next collective call. Each rank runs Catch's own
+// main (tests/catch_main.cpp) and reports for itself; mpirun fails when any does.
 #include <catch2/catch.hpp>
 #include <eigenflow/eigenflow.hpp>
 #include <eigenflow/mpi/mpi_communicator.hpp>
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 using namespace eigenflow;
 
 namespace {
+
+// MPI for the life of the process: initialised before Catch's main, finalised after it.
+struct MpiForTheProcess {
+  MpiForTheProcess() {
+    int argc = 0;
+    char** argv = nullptr;
+    session.emplace(argc, argv);
+  }
+  std::optional<MpiSession> session;
+} mpi_for_the_process;
 
 MpiCommunicator& world() {
   static MpiCommunicator communicator;
@@ -222,13 +233,4 @@ TEST_CASE("ranks given different settings are refused on every rank", "[mpi]") {
   options.shard_rows = rows;
   CHECK_THROWS_WITH(train(flow, optimizer, my_shard(data.train), my_shard(data.validation), options),
                     Catch::Contains("held by") || Catch::Contains("outside the global training set"));
-}
-
-int main(int argc, char* argv[]) {
-  MpiSession session(argc, argv);
-  Catch::Session catch_session;
-  const int failed = catch_session.run(argc, argv);
-  // Any rank's failure fails the run.
-  std::vector<double> all = world().gather({static_cast<double>(failed)});
-  return *std::max_element(all.begin(), all.end()) > 0 ? 1 : 0;
 }
