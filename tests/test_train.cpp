@@ -264,6 +264,54 @@ TEST_CASE("threads over the batch train as one thread does", "[train]") {
   CHECK(one_nll == Approx(two_nll).epsilon(1e-12));
 }
 
+TEST_CASE("a one-rank communicator trains the one-process model, plain or chunked", "[train][data-parallel]") {
+  // The data-parallel path (shards, gathered first batch, reduced validation, chunked sums)
+  // with one rank: tests/mpi runs it across ranks; here it runs in the suite and its sanitizers.
+  Random data_rng(14);
+  const Matrix<double> data = generate_dataset("two-moons", 500, data_rng);
+  const DataSplit split = split_dataset(data, 0.2, 0.0, data_rng);
+  auto run = [&](Communicator* communicator, Index chunk_rows, bool reversed) {
+    Random rng(15);
+    FlowStack<double> flow(2);
+    flow.append(ActNorm<double>(2));
+    flow.append(AffineCoupling<double>::make(alternating_mask(2, 0), {16, 2, Activation::relu}, Conditioner::separate,
+                                             ScaleActivation::tanh, rng));
+    AdamW<double> optimizer(flow.parameters());
+    TrainOptions options;
+    options.epochs = 5;
+    options.batch_size = 64;
+    options.threads = 1;
+    options.jitter = RowVector<double>::Constant(2, 0.05);
+    options.communicator = communicator;
+    options.chunk_rows = chunk_rows;
+    Matrix<double> train_rows = split.train;
+    if (reversed) {  // the shard's rows in reverse, each naming its global index
+      train_rows = split.train.colwise().reverse();
+      for (Index i = 0; i < train_rows.rows(); ++i) options.shard_rows.push_back(train_rows.rows() - 1 - i);
+    }
+    const TrainResult result = train(flow, optimizer, train_rows, split.validation, options);
+    return std::make_pair(values_of(flow), result.history.back().validation_nll);
+  };
+  SingleProcess alone;
+  const auto plain = run(nullptr, 0, false);
+  CHECK(run(&alone, 0, false) == plain);  // bit for bit
+  CHECK(run(&alone, 0, true) == plain);
+  const auto chunked = run(&alone, 16, false);
+  CHECK(run(&alone, 16, true) == chunked);
+  double worst = 0;
+  for (std::size_t i = 0; i < plain.first.size(); ++i) worst = std::max(worst, (plain.first[i] - chunked.first[i]).cwiseAbs().maxCoeff());
+  CHECK(worst < 1e-10);  // chunks add the same terms in another order: 40 steps of rounding
+  CHECK_THROWS_WITH(run(nullptr, 16, false), Catch::Contains("need a communicator"));
+  Random rng(15);
+  FlowStack<double> flow = small_realnvp(rng);
+  AdamW<double> optimizer(flow.parameters());
+  TrainOptions options;
+  options.communicator = &alone;
+  options.shard_rows = {0, 0};
+  CHECK_THROWS_WITH(train(flow, optimizer, Matrix<double>(split.train.topRows(2)), split.validation, options),
+                    Catch::Contains("held by 2 ranks' shards"));
+}
+
 TEST_CASE("a diverging run stops with an error and keeps the last good parameters", "[train]") {
   Random rng(5);
   const Matrix<double> data = generate_dataset("two-moons", 200, rng);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -296,14 +297,14 @@ bool same_command_on_every_rank(int argc, char** argv, Communicator& ranks) {
 
 int main(int argc, char** argv) {
 #ifdef EIGENFLOW_WITH_MPI
-  std::optional<MpiSession> session;
-  std::optional<MpiCommunicator> world;
+  std::unique_ptr<MpiSession> session;  // (not std::optional: GCC 12 at -O1 warns it "may be used uninitialized")
+  std::unique_ptr<MpiCommunicator> world;
   if (launched_in_parallel()) {
-    session.emplace(argc, argv);
-    world.emplace();
+    session = std::make_unique<MpiSession>(argc, argv);
+    world = std::make_unique<MpiCommunicator>();
     if (world->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // rank 0 prints
   }
-  Communicator* ranks = world ? &*world : nullptr;
+  Communicator* ranks = world.get();
   if (ranks && !same_command_on_every_rank(argc, argv, *ranks)) {
     if (ranks->rank() == 0)
       std::fprintf(stderr, "error: under mpirun every rank must run the same command line; some rank's differs from rank 0's\n");

@@ -14,21 +14,13 @@
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 
 using namespace eigenflow;
 
 namespace {
 
 // MPI for the life of the process: initialised before Catch's main, finalised after it.
-struct MpiForTheProcess {
-  MpiForTheProcess() {
-    int argc = 0;
-    char** argv = nullptr;
-    session.emplace(argc, argv);
-  }
-  std::optional<MpiSession> session;
-} mpi_for_the_process;
+MpiSession mpi_for_the_process;
 
 MpiCommunicator& world() {
   static MpiCommunicator communicator;

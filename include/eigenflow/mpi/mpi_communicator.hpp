@@ -29,15 +29,9 @@ namespace eigenflow {
 /// finalises it after. Does nothing when MPI was already initialised.
 class MpiSession {
  public:
-  MpiSession(int& argc, char**& argv) {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (initialized) return;
-    int provided = 0;
-    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
-      throw Error("MPI_Init_thread failed");
-    owner_ = true;
-  }
+  MpiSession(int& argc, char**& argv) { initialize(&argc, &argv); }
+  /// Without the program's arguments (MPI allows it): a test fixture, a library's own init.
+  MpiSession() { initialize(nullptr, nullptr); }
   ~MpiSession() {
     if (owner_) MPI_Finalize();
   }
@@ -45,6 +39,15 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
 
  private:
+  void initialize(int* argc, char*** argv) {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) return;
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) throw Error("MPI_Init_thread failed");
+    owner_ = true;
+  }
+
   bool owner_ = false;
 };
 

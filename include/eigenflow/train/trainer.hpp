@@ -378,13 +378,6 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       else flow.update_statistics(data);
     }
   };
-  // −mean log p over the global validation set.
-  auto validation_nll = [&] {
-    if (!group) return detail::mean_nll(flow, validation_data, validation_context, 16384);
-    double total = validation_data.rows() > 0 ? detail::total_nll(flow, validation_data, validation_context, 16384) : 0.0;
-    group->sum(&total, 1);
-    return total / static_cast<double>(validation_rows);
-  };
   // log p of the global validation set, every rank's rows (rank order).
   auto validation_log_p = [&]() -> Eigen::ArrayXd {
     const Eigen::ArrayXd mine = validation_data.rows() > 0
@@ -393,6 +386,21 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     if (!group) return mine;
     const std::vector<double> all = group->gather(std::vector<double>(mine.data(), mine.data() + mine.size()));
     return Eigen::Map<const Eigen::ArrayXd>(all.data(), static_cast<Index>(all.size()));
+  };
+  // −mean log p over the global validation set; with chunks, a sum of the sorted values,
+  // so the score that picks the kept epoch is the same bits for every P too.
+  auto validation_nll = [&] {
+    if (!group) return detail::mean_nll(flow, validation_data, validation_context, 16384);
+    if (chunked) {
+      Eigen::ArrayXd log_p = validation_log_p();
+      std::sort(log_p.data(), log_p.data() + log_p.size());  // added in an order no P changes
+      double total = 0;
+      for (Index i = 0; i < log_p.size(); ++i) total -= log_p(i);
+      return total / static_cast<double>(validation_rows);
+    }
+    double total = validation_data.rows() > 0 ? detail::total_nll(flow, validation_data, validation_context, 16384) : 0.0;
+    group->sum(&total, 1);
+    return total / static_cast<double>(validation_rows);
   };
 
   // The start is a candidate too (keep_best): scored before any step or data-dependent
@@ -550,7 +558,9 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     std::vector<Matrix<S>> last = detail::snapshot(parameters);
     detail::restore(parameters, best);
     refresh_statistics();
-    if (detail::clearly_better(validation_log_p() - last_log_p)) {
+    Eigen::ArrayXd gain = validation_log_p() - last_log_p;
+    if (chunked) std::sort(gain.data(), gain.data() + gain.size());  // paired above; the mean in an order no P changes
+    if (detail::clearly_better(gain)) {
       result.kept_epoch = result.best_epoch;
     } else {
       detail::restore(parameters, last);
