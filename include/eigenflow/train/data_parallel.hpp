@@ -181,6 +181,37 @@ double chunked_gradient(Communicator& communicator, Flow& flow, const ParameterL
   return total.back();
 }
 
+/// Collective: one value per row of a global set of `rows` rows held whole by every rank,
+/// in row order on every rank: rank r computes the chunks k ≡ r (mod P) of `chunk` rows
+/// (values(first, count) gives a chunk's), so each value is computed on the same rows at
+/// the same positions for every P — the same bits.
+template <class Values>
+std::vector<double> values_by_chunks(Communicator& communicator, Index rows, Index chunk, const Values& values) {
+  const Index chunks = (rows + chunk - 1) / chunk, ranks = communicator.size();
+  std::vector<double> mine;
+  for (Index k = communicator.rank(); k < chunks; k += ranks) {
+    const std::vector<double> part = values(k * chunk, std::min(chunk, rows - k * chunk));
+    mine.insert(mine.end(), part.begin(), part.end());
+  }
+  const std::vector<double> all = communicator.gather(mine);
+  // Rank r sent its chunks r, r + P, … in order, after every lower rank's.
+  std::vector<std::size_t> start(static_cast<std::size_t>(ranks));
+  std::size_t at = 0;
+  for (Index r = 0; r < ranks; ++r) {
+    start[static_cast<std::size_t>(r)] = at;
+    for (Index k = r; k < chunks; k += ranks) at += static_cast<std::size_t>(std::min(chunk, rows - k * chunk));
+  }
+  std::vector<double> ordered;
+  ordered.reserve(static_cast<std::size_t>(rows));
+  for (Index k = 0; k < chunks; ++k) {
+    std::size_t& from = start[static_cast<std::size_t>(k % ranks)];
+    const auto count = static_cast<std::size_t>(std::min(chunk, rows - k * chunk));
+    ordered.insert(ordered.end(), all.begin() + static_cast<std::ptrdiff_t>(from), all.begin() + static_cast<std::ptrdiff_t>(from + count));
+    from += count;
+  }
+  return ordered;
+}
+
 }  // namespace eigenflow::detail
 
 namespace eigenflow {

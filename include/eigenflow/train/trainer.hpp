@@ -378,8 +378,33 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
       else flow.update_statistics(data);
     }
   };
+  // With chunks, every rank holds the whole validation set (the shards in rank order) and
+  // evaluates its chunks of it, so each row's log p is computed at the same position for
+  // every P: a GEMM's bits for a row can depend on where the row sits in its tile.
+  Matrix<S> all_validation, all_validation_context;
+  if (chunked && validating) {
+    const std::vector<double> counts = group->gather({static_cast<double>(validation_data.rows())});
+    Index offset = 0;
+    for (int r = 0; r < group->rank(); ++r) offset += static_cast<Index>(counts[static_cast<std::size_t>(r)]);
+    std::vector<Index> positions(static_cast<std::size_t>(validation_data.rows()));
+    for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = offset + static_cast<Index>(i);
+    const Matrix<S> no_context(validation_data.rows(), 0);
+    detail::gather_batch(*group, validation_rows, positions, validation_data, validation_context ? *validation_context : no_context,
+                         all_validation, all_validation_context);
+  }
   // log p of the global validation set, every rank's rows (rank order).
   auto validation_log_p = [&]() -> Eigen::ArrayXd {
+    if (chunked) {
+      const std::vector<double> all = detail::values_by_chunks(*group, validation_rows, options.chunk_rows, [&](Index first, Index count) {
+        const Matrix<S> rows = all_validation.middleRows(first, count);
+        const Matrix<S> rows_context = all_validation_context.middleRows(first, count);
+        const ColumnVector<S> log_p = detail::log_prob_given(flow, rows, validation_context ? &rows_context : nullptr);
+        std::vector<double> out(static_cast<std::size_t>(count));
+        for (Index i = 0; i < count; ++i) out[static_cast<std::size_t>(i)] = static_cast<double>(log_p(i));
+        return out;
+      });
+      return Eigen::Map<const Eigen::ArrayXd>(all.data(), static_cast<Index>(all.size()));
+    }
     const Eigen::ArrayXd mine = validation_data.rows() > 0
                                     ? detail::log_prob_given(flow, validation_data, validation_context).template cast<double>().array()
                                     : Eigen::ArrayXd();
@@ -387,15 +412,14 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     const std::vector<double> all = group->gather(std::vector<double>(mine.data(), mine.data() + mine.size()));
     return Eigen::Map<const Eigen::ArrayXd>(all.data(), static_cast<Index>(all.size()));
   };
-  // −mean log p over the global validation set; with chunks, a sum of the sorted values,
-  // so the score that picks the kept epoch is the same bits for every P too.
+  // −mean log p over the global validation set; with chunks the same bits for every P,
+  // as the score that picks the kept epoch must be.
   auto validation_nll = [&] {
     if (!group) return detail::mean_nll(flow, validation_data, validation_context, 16384);
     if (chunked) {
-      Eigen::ArrayXd log_p = validation_log_p();
-      std::sort(log_p.data(), log_p.data() + log_p.size());  // added in an order no P changes
+      const Eigen::ArrayXd log_p = validation_log_p();
       double total = 0;
-      for (Index i = 0; i < log_p.size(); ++i) total -= log_p(i);
+      for (Index i = 0; i < log_p.size(); ++i) total -= log_p(i);  // in row order, whatever P
       return total / static_cast<double>(validation_rows);
     }
     double total = validation_data.rows() > 0 ? detail::total_nll(flow, validation_data, validation_context, 16384) : 0.0;
@@ -558,9 +582,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     std::vector<Matrix<S>> last = detail::snapshot(parameters);
     detail::restore(parameters, best);
     refresh_statistics();
-    Eigen::ArrayXd gain = validation_log_p() - last_log_p;
-    if (chunked) std::sort(gain.data(), gain.data() + gain.size());  // paired above; the mean in an order no P changes
-    if (detail::clearly_better(gain)) {
+    if (detail::clearly_better(validation_log_p() - last_log_p)) {
       result.kept_epoch = result.best_epoch;
     } else {
       detail::restore(parameters, last);
