@@ -98,10 +98,14 @@
 #include "eigenflow/io/model_file.hpp"
 
 #include "eigenflow/train/batch_gradient.hpp"
+#include "eigenflow/train/communicator.hpp"
+#include "eigenflow/train/data_parallel.hpp"
 #include "eigenflow/train/progress.hpp"
 #include "eigenflow/train/projection_pursuit.hpp"
 #include "eigenflow/train/subspace_fit.hpp"
 #include "eigenflow/train/trainer.hpp"
+// Data-parallel training over MPI: eigenflow/mpi/mpi_communicator.hpp, not included here
+// (it needs mpi.h; link eigenflow::mpi).
 
 #include "eigenflow/vi/importance.hpp"
 #include "eigenflow/vi/reverse_kl.hpp"
