@@ -139,6 +139,30 @@ void gather_batch(Communicator& communicator, Index batch_rows, const std::vecto
   }
 }
 
+/// Collective: every rank's values for its chunks k ≡ rank (mod P) of `chunks` (chunk k's
+/// size(k) values, its chunks in increasing k), put in chunk order on every rank.
+template <class Size>
+std::vector<double> in_chunk_order(Communicator& communicator, Index chunks, const std::vector<double>& mine, const Size& size) {
+  const Index ranks = communicator.size();
+  const std::vector<double> all = communicator.gather(mine);
+  // Rank r sent its chunks r, r + P, … in order, after every lower rank's.
+  std::vector<std::size_t> from(static_cast<std::size_t>(ranks));
+  std::size_t at = 0;
+  for (Index r = 0; r < ranks; ++r) {
+    from[static_cast<std::size_t>(r)] = at;
+    for (Index k = r; k < chunks; k += ranks) at += size(k);
+  }
+  std::vector<double> ordered;
+  ordered.reserve(all.size());
+  for (Index k = 0; k < chunks; ++k) {
+    std::size_t& start = from[static_cast<std::size_t>(k % ranks)];
+    ordered.insert(ordered.end(), all.begin() + static_cast<std::ptrdiff_t>(start),
+                   all.begin() + static_cast<std::ptrdiff_t>(start + size(k)));
+    start += size(k);
+  }
+  return ordered;
+}
+
 /// Collective: ∇ −(1/m) Σ log p over the global batch (`batch`, and `context` when
 /// conditional, whole on every rank) as a sum over chunks of `chunk` rows added in chunk
 /// order, chunk k's term computed by rank k mod P: the same bits for every P. Leaves the
@@ -162,20 +186,13 @@ double chunked_gradient(Communicator& communicator, Flow& flow, const ParameterL
       for (Index i = 0; i < p->grad.size(); ++i) mine.push_back(static_cast<double>(p->grad.data()[i]) * share);
     mine.push_back(loss * share);
   }
-  const std::vector<double> all = communicator.gather(mine);
-  // Rank r sent its chunks r, r + P, … in order, after every lower rank's.
-  std::vector<std::size_t> start(static_cast<std::size_t>(ranks));
-  std::size_t at = 0;
-  for (Index r = 0; r < ranks; ++r) {
-    start[static_cast<std::size_t>(r)] = at;
-    at += static_cast<std::size_t>(r < chunks ? (chunks - r + ranks - 1) / ranks : 0) * width;
-  }
+  const std::vector<double> terms = in_chunk_order(communicator, chunks, mine, [width](Index) { return width; });
   std::vector<double> total(width, 0.0);
   for (Index k = 0; k < chunks; ++k) {
-    const double* term = all.data() + start[static_cast<std::size_t>(k % ranks)] + static_cast<std::size_t>(k / ranks) * width;
+    const double* term = terms.data() + static_cast<std::size_t>(k) * width;
     for (std::size_t j = 0; j < width; ++j) total[j] += term[j];
   }
-  at = 0;
+  std::size_t at = 0;
   for (auto* p : parameters)
     for (Index i = 0; i < p->grad.size(); ++i) p->grad.data()[i] = static_cast<S>(total[at++]);
   return total.back();
@@ -193,23 +210,8 @@ std::vector<double> values_by_chunks(Communicator& communicator, Index rows, Ind
     const std::vector<double> part = values(k * chunk, std::min(chunk, rows - k * chunk));
     mine.insert(mine.end(), part.begin(), part.end());
   }
-  const std::vector<double> all = communicator.gather(mine);
-  // Rank r sent its chunks r, r + P, … in order, after every lower rank's.
-  std::vector<std::size_t> start(static_cast<std::size_t>(ranks));
-  std::size_t at = 0;
-  for (Index r = 0; r < ranks; ++r) {
-    start[static_cast<std::size_t>(r)] = at;
-    for (Index k = r; k < chunks; k += ranks) at += static_cast<std::size_t>(std::min(chunk, rows - k * chunk));
-  }
-  std::vector<double> ordered;
-  ordered.reserve(static_cast<std::size_t>(rows));
-  for (Index k = 0; k < chunks; ++k) {
-    std::size_t& from = start[static_cast<std::size_t>(k % ranks)];
-    const auto count = static_cast<std::size_t>(std::min(chunk, rows - k * chunk));
-    ordered.insert(ordered.end(), all.begin() + static_cast<std::ptrdiff_t>(from), all.begin() + static_cast<std::ptrdiff_t>(from + count));
-    from += count;
-  }
-  return ordered;
+  return in_chunk_order(communicator, chunks, mine,
+                        [&](Index k) { return static_cast<std::size_t>(std::min(chunk, rows - k * chunk)); });
 }
 
 }  // namespace eigenflow::detail
