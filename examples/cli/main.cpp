@@ -21,15 +21,10 @@
 #include <eigenflow/mpi/mpi_communicator.hpp>
 #endif
 
-#include "animate_command.hpp"
+#include "commands.hpp"  // the commands themselves, compiled once in eigenflow_cli_commands
 #include "context.hpp"
 #include "data_parallel_command.hpp"
-#include "fit_command.hpp"
-#include "logprob_command.hpp"
 #include "options.hpp"
-#include "plot_command.hpp"
-#include "sample_command.hpp"
-#include "train_command.hpp"
 
 namespace {
 

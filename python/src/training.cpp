@@ -20,8 +20,7 @@
 #include <utility>
 
 #include "arrays.hpp"
-#include "fit_command.hpp"
-#include "train_command.hpp"
+#include "commands.hpp"  // the command line's commands, compiled once in eigenflow_cli_commands
 
 namespace eigenflow::python {
 
