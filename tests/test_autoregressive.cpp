@@ -144,7 +144,7 @@ TEST_CASE("an autoregressive layer has a triangular Jacobian in its order", "[au
   for (const auto& [layer, degrees] : layers) {
     const Matrix<double> x = uniform_matrix(rng, 1, dim, -2, 2);
     const Matrix<double> jacobian =
-        finite_difference_jacobian([&](const Matrix<double>& p) { return layer->forward(p).points; }, x);
+        finite_difference_jacobian([&, map = layer](const Matrix<double>& p) { return map->forward(p).points; }, x);  // (C++17 cannot capture a structured binding)
     for (Index i = 0; i < dim; ++i)
       for (Index j = 0; j < dim; ++j) {
         INFO(layer->type() << ": dz_" << i << "/dx_" << j);

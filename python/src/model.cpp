@@ -19,6 +19,18 @@ namespace eigenflow::python {
 
 namespace {
 
+/// The context rows a verb of this flow needs: none for an unconditional one, context_dim columns otherwise.
+template <class S, class Flow>
+std::optional<Matrix<S>> context_rows(const std::optional<InputArray>& c, const Flow& flow, const std::string& verb) {
+  if (!c) {
+    if (flow.context_dim() > 0)
+      throw ValueError(verb + ": this model is conditional on " + std::to_string(flow.context_dim()) + " columns; give a context");
+    return std::nullopt;
+  }
+  if (flow.context_dim() == 0) throw ValueError(verb + ": this model is unconditional; give no context");
+  return to_matrix<S>(*c, verb + ": the context", flow.context_dim());
+}
+
 class Model {
  public:
   /// name: where the text came from, for error messages.
@@ -108,17 +120,6 @@ class Model {
     } catch (const FormatError& e) {
       throw FormatError(name + ": " + e.what());
     }
-  }
-
-  template <class S, class Flow>
-  static std::optional<Matrix<S>> context_rows(const std::optional<InputArray>& c, const Flow& flow, const std::string& verb) {
-    if (!c) {
-      if (flow.context_dim() > 0)
-        throw ValueError(verb + ": this model is conditional on " + std::to_string(flow.context_dim()) + " columns; give a context");
-      return std::nullopt;
-    }
-    if (flow.context_dim() == 0) throw ValueError(verb + ": this model is unconditional; give no context");
-    return to_matrix<S>(*c, verb + ": the context", flow.context_dim());
   }
 
   std::variant<FlowStack<float>, FlowStack<double>> flow_;

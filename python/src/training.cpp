@@ -30,8 +30,9 @@ namespace {
 cli::Options options_from(const py::dict& given, bool& activation_given, bool& lr_given) {
   cli::Options o;
   o.test_fraction = 0;  // fit(X) trains on X; held-out rows are the caller's to keep
-  for (const auto& [key, value] : given) {
-    const std::string name = py::str(key);
+  for (const auto& item : given) {  // (not a structured binding: C++17 lambdas cannot capture one)
+    const std::string name = py::str(item.first);
+    const py::handle value = item.second;
     auto number = [&] { return value.cast<double>(); };
     auto integer = [&] { return value.cast<long long>(); };
     auto text = [&] { return value.cast<std::string>(); };
