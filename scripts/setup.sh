@@ -4,7 +4,7 @@
 set -euo pipefail
 
 EIGENFLOW_PACKAGES=(
-  g++ make cmake ninja-build pkg-config  # toolchain
+  g++ make cmake pkg-config         # toolchain
   libeigen3-dev nlohmann-json3-dev  # the library's dependencies
   catch2                            # tests
   libcli11-dev gnuplot-nox          # the command line and its pictures
@@ -30,16 +30,10 @@ eigenflow_install_missing() {
 }
 
 # eigenflow_configure BUILD_DIR [cmake args...]
-# Ninja: it compiles a target's files while the libraries it links are still building, where
-# Make waits for them, leaving one of two cores idle for minutes of a CI build.
 eigenflow_configure() {
   local build_dir=$1
   shift
-  # CMake cannot switch generators in place: a build directory Make configured is made anew
-  if [ -f "$build_dir/CMakeCache.txt" ] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$build_dir/CMakeCache.txt"; then
-    rm -rf "$build_dir"
-  fi
-  cmake -S "$EIGENFLOW_ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake -S "$EIGENFLOW_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 }
 
 EIGENFLOW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
