@@ -26,6 +26,23 @@
 
 namespace eigenflow::detail {
 
+/// Collective: the global index of this rank's first row when every rank's rows follow the
+/// lower ranks' (rank order), and the rows of all ranks.
+struct RankBlock {
+  Index first = 0, global_rows = 0;
+
+  static RankBlock of(Communicator& communicator, Index local_rows) {
+    const std::vector<double> counts = communicator.gather({static_cast<double>(local_rows)});
+    RankBlock block;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      const auto rows = static_cast<Index>(counts[r]);
+      if (static_cast<int>(r) < communicator.rank()) block.first += rows;
+      block.global_rows += rows;
+    }
+    return block;
+  }
+};
+
 /// Where this rank's training rows sit in the global training set.
 struct ShardLayout {
   Index global_rows = 0;
@@ -36,17 +53,12 @@ struct ShardLayout {
   /// (rank r's rows follow rank r − 1's). Collective; throws on every rank when the
   /// indices are out of range or two ranks (or one) claim a row twice.
   static ShardLayout build(Communicator& communicator, Index local_rows, const std::vector<Index>& shard_rows) {
-    const std::vector<double> counts = communicator.gather({static_cast<double>(local_rows)});
+    const RankBlock block = RankBlock::of(communicator, local_rows);
     ShardLayout layout;
-    Index offset = 0;
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      const auto rows = static_cast<Index>(counts[r]);
-      if (static_cast<int>(r) < communicator.rank()) offset += rows;
-      layout.global_rows += rows;
-    }
+    layout.global_rows = block.global_rows;
     layout.local_row.assign(static_cast<std::size_t>(layout.global_rows), -1);
     if (shard_rows.empty()) {
-      for (Index i = 0; i < local_rows; ++i) layout.local_row[static_cast<std::size_t>(offset + i)] = i;
+      for (Index i = 0; i < local_rows; ++i) layout.local_row[static_cast<std::size_t>(block.first + i)] = i;
       return layout;
     }
     std::exception_ptr failure;
@@ -205,13 +217,13 @@ double chunked_gradient(Communicator& communicator, Flow& flow, const ParameterL
 template <class Values>
 std::vector<double> values_by_chunks(Communicator& communicator, Index rows, Index chunk, const Values& values) {
   const Index chunks = (rows + chunk - 1) / chunk, ranks = communicator.size();
+  auto size = [&](Index k) { return std::min(chunk, rows - k * chunk); };  // the last chunk may be short
   std::vector<double> mine;
   for (Index k = communicator.rank(); k < chunks; k += ranks) {
-    const std::vector<double> part = values(k * chunk, std::min(chunk, rows - k * chunk));
+    const std::vector<double> part = values(k * chunk, size(k));
     mine.insert(mine.end(), part.begin(), part.end());
   }
-  return in_chunk_order(communicator, chunks, mine,
-                        [&](Index k) { return static_cast<std::size_t>(std::min(chunk, rows - k * chunk)); });
+  return in_chunk_order(communicator, chunks, mine, [&](Index k) { return static_cast<std::size_t>(size(k)); });
 }
 
 }  // namespace eigenflow::detail

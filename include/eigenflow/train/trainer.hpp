@@ -383,11 +383,9 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
   // every P: a GEMM's bits for a row can depend on where the row sits in its tile.
   Matrix<S> all_validation, all_validation_context;
   if (chunked && validating) {
-    const std::vector<double> counts = group->gather({static_cast<double>(validation_data.rows())});
-    Index offset = 0;
-    for (int r = 0; r < group->rank(); ++r) offset += static_cast<Index>(counts[static_cast<std::size_t>(r)]);
+    const Index first = detail::RankBlock::of(*group, validation_data.rows()).first;
     std::vector<Index> positions(static_cast<std::size_t>(validation_data.rows()));
-    for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = offset + static_cast<Index>(i);
+    for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = first + static_cast<Index>(i);
     const Matrix<S> no_context(validation_data.rows(), 0);
     detail::gather_batch(*group, validation_rows, positions, validation_data, validation_context ? *validation_context : no_context,
                          all_validation, all_validation_context);
@@ -397,7 +395,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     if (chunked) {
       const std::vector<double> all = detail::values_by_chunks(*group, validation_rows, options.chunk_rows, [&](Index first, Index count) {
         const Matrix<S> rows = all_validation.middleRows(first, count);
-        const Matrix<S> rows_context = all_validation_context.middleRows(first, count);
+        const Matrix<S> rows_context = validation_context ? Matrix<S>(all_validation_context.middleRows(first, count)) : Matrix<S>();
         const ColumnVector<S> log_p = detail::log_prob_given(flow, rows, validation_context ? &rows_context : nullptr);
         std::vector<double> out(static_cast<std::size_t>(count));
         for (Index i = 0; i < count; ++i) out[static_cast<std::size_t>(i)] = static_cast<double>(log_p(i));
