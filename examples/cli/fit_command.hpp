@@ -40,7 +40,7 @@ FitResult fit_with_flags(FlowStack<S>& flow, const Target<S>& target, const Opti
   if (o.schedule == "cosine") options.schedule = LearningRateSchedule::cosine(o.fit_lr, o.steps, o.fit_lr / 100);
   options.report_every = std::max<long long>(1, std::min<long long>(100, o.steps / 20));
   ProgressPrinter progress;
-  options.on_report = [&progress](const FitReport& report) { return progress(report); };
+  options.on_report = reporting_to(progress, o.on_fit_report);
   const FitResult result = fit_reverse_kl(flow, optimizer, target, options);
   progress.finish();
   return result;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,10 @@ struct Options {
   long long chunk_rows = 0;  ///< train: the gradient summed over chunks of this many rows in a fixed order (TrainOptions::chunk_rows)
   bool resume = false;
   bool keep_last = false;  ///< save the last epoch's parameters, not the best validation epoch's
+  // not flags: a caller's hooks (the Python module's progress callback), called after each
+  // progress line (on every rank that reports); false stops training as early stopping would
+  std::function<bool(const EpochReport&)> on_epoch;
+  std::function<bool(const FitReport&)> on_fit_report;
 
   /// What defines a training run; a resumed run must match its checkpoint's.
   nlohmann::json training_config() const {
@@ -102,6 +107,15 @@ struct Options {
     return config;
   }
 };
+
+/// The progress line, then the caller's hook (Options::on_epoch, on_fit_report); either may stop training.
+template <class Report>
+std::function<bool(const Report&)> reporting_to(ProgressPrinter& progress, const std::function<bool(const Report&)>& hook) {
+  return [&progress, hook](const Report& report) {
+    const bool printer_goes_on = progress(report);
+    return (!hook || hook(report)) && printer_goes_on;
+  };
+}
 
 /// --threads T: T threads at most; 0 (the default) leaves OpenMP's own count (every
 /// core, or OMP_NUM_THREADS), of which a batch uses one per 256 rows (Trainer).

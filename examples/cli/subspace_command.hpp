@@ -61,7 +61,7 @@ SubspaceFit<S> fit_subspace(const Options& o, const DataSplit& split) {
   search.seed = o.seed + 1;
   search.training = training_options(o, split.train.rows(), split.validation.rows(), Standardization::fit(split.train).scale);
   ProgressPrinter progress;
-  search.training.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
+  search.training.on_epoch = reporting_to(progress, o.on_epoch);
   search.on_candidate = [&progress](const SubspaceCandidate& c) {
     progress.finish();
     std::printf("candidate k=%lld val_nll=%s epochs=%lld seconds=%.1f%s\n", static_cast<long long>(c.active),

@@ -169,7 +169,7 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
   options.chunk_rows = static_cast<Index>(o.chunk_rows);
   if (o.chunk_rows > 0 && !options.communicator) options.communicator = &one_process;  // the same bits as any P
   ProgressPrinter progress;
-  if (reporting) options.on_epoch = [&progress](const EpochReport& report) { return progress(report); };
+  if (reporting) options.on_epoch = reporting_to(progress, o.on_epoch);
   bool continuous = false;
   for (std::size_t k = 0; k < flow.size(); ++k) continuous = continuous || dynamic_cast<const OdeCounter*>(&flow.layer(k));
   if (continuous) {

@@ -13,7 +13,6 @@ model): the same rows and options give the same model file as the command line w
 Errors: ValueError (shapes, values, options, malformed model files), OSError (files),
 RuntimeError (numerical failures).
 """
-import contextlib
 import os
 import sys
 
@@ -39,25 +38,53 @@ _FLAGS = {
 }
 
 
-@contextlib.contextmanager
-def _quiet(enabled):
-    """The C++ side prints progress to the process's stdout and stderr: silence both."""
-    if not enabled:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-        os.dup2(null.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
+class _Quiet:
+    """The C++ side prints its lines and progress to the process's stdout and stderr (file
+    descriptors 1 and 2): silence both for the duration, except while a Python callback runs,
+    so that what the callback prints is seen."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.saved = None
+
+    def __enter__(self):
+        if self.enabled:
+            self.saved = [os.dup(1), os.dup(2)]
+            self._silence()
+        return self
+
+    def __exit__(self, *exception):
+        if self.enabled:
+            self._restore()
+            for fd in self.saved:
+                os.close(fd)
+
+    def _silence(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+
+    def _restore(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+
+    def audible(self, callback):
+        """callback, heard while it runs; None stays None. Not callable: left for the C++
+        side to refuse with its message."""
+        if callback is None or not callable(callback) or not self.enabled:
+            return callback
+
+        def heard(report):
+            self._restore()
+            try:
+                return callback(report)
+            finally:
+                self._silence()
+        return heard
 
 
 def _seed(random_state):
@@ -88,7 +115,8 @@ class Flow:
     precision : "float" or "double", default "float".
     random_state : int, default 0. The split's, the model's and the batches' seed.
     threads : int, default 0 (every core).
-    verbose : bool, default False. Print eigenflow train's lines and progress.
+    verbose : bool, default False. Print eigenflow train's lines and progress (fit's
+        callback gets each report whether or not).
     """
 
     def __init__(self, flow=None, *, layers=None, hidden=None, depth=None, bins=None, tail_bound=None,
@@ -138,17 +166,24 @@ class Flow:
         given = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v is not None and k != "verbose")
         return f"Flow({given})"
 
-    def fit(self, X, y=None, *, context=None, X_val=None, context_val=None):
-        """Trains on X (n_samples, n_features); y is ignored (scikit-learn's convention)."""
+    def fit(self, X, y=None, *, context=None, X_val=None, context_val=None, callback=None):
+        """Trains on X (n_samples, n_features); y is ignored (scikit-learn's convention).
+
+        callback(report) is called after every epoch with a dict: epoch, epochs, train_nll,
+        validation_nll, improved (the best validation NLL so far), seconds, steps_per_second,
+        eta_seconds. Returning False stops training there (the kept parameters are chosen as
+        after early stopping); an exception it raises ends fit and reaches the caller. Beyond
+        2D with the default flow, each candidate of the search counts its epochs from 1.
+        Ctrl-C ends training with KeyboardInterrupt at the next epoch's end."""
         options = {flag: getattr(self, name) for name, flag in _FLAGS.items() if getattr(self, name) is not None}
         options["seed"] = _seed(self.random_state)
-        with _quiet(not self.verbose):
-            text = _train(options, X, context, X_val, context_val)
+        with _Quiet(not self.verbose) as quiet:
+            text = _train(options, X, context, X_val, context_val, quiet.audible(callback))
         self.model_ = Model.from_json(text)
         self.n_features_in_ = self.model_.dim
         return self
 
-    def fit_target(self, target, *, dim=None, loc=0.0, scale=1.0, steps=40000, anneal=None, samples=100000):
+    def fit_target(self, target, *, dim=None, loc=0.0, scale=1.0, steps=40000, anneal=None, samples=100000, callback=None):
         """Variational inference: fits the flow's density q to an unnormalised target by
         reverse KL, as `eigenflow fit` does (flow None: 32 planar layers in the sampling
         direction; learning_rate None: 1e-2; batch_size None: 256; anneal None: half the steps).
@@ -160,7 +195,9 @@ class Flow:
         (numbers or dim values) to place the base N(0, I) over the target: x = loc + scale·T(u).
         Afterwards elbo_, log_normalizer_ (with log_normalizer_se_), ess_fraction_ and
         pareto_k_ hold the importance-sampling check on `samples` draws (callables only; the
-        command line prints them for built-in targets)."""
+        command line prints them for built-in targets). callback(report), as in fit, is called
+        every max(1, min(100, steps / 20)) steps with step, steps, elbo, beta, seconds,
+        steps_per_second and eta_seconds."""
         options = {"steps": steps, "samples": samples, "seed": _seed(self.random_state)}
         renamed = {"learning_rate": "fit_lr", "batch_size": "fit_batch", "clip": "fit_clip"}
         for name in ("flow", "layers", "hidden", "depth", "bins", "tail_bound", "mix", "actnorm", "activation",
@@ -170,14 +207,14 @@ class Flow:
         if anneal is not None:
             options["anneal"] = anneal
         if isinstance(target, str):
-            with _quiet(not self.verbose):
-                text = _fit_target(options, target)
+            with _Quiet(not self.verbose) as quiet:
+                text = _fit_target(options, target, quiet.audible(callback))
         else:
             if not callable(target) or dim is None:
                 raise ValueError("fit_target: give a built-in target's name, or a callable and its dim")
             row = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), (int(dim),)).reshape(1, -1)  # noqa: E731
-            with _quiet(not self.verbose):
-                text, *check = _fit_callable(options, target, int(dim), row(loc), row(scale))
+            with _Quiet(not self.verbose) as quiet:
+                text, *check = _fit_callable(options, target, int(dim), row(loc), row(scale), quiet.audible(callback))
             self.elbo_, self.log_normalizer_, self.log_normalizer_se_, self.ess_fraction_, self.pareto_k_ = check
         self.model_ = Model.from_json(text)
         self.n_features_in_ = self.model_.dim

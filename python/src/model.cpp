@@ -62,7 +62,7 @@ class Model {
             py::gil_scoped_release release;
             out = context ? flow.log_prob(points, *context) : flow.log_prob(points);
           }
-          return to_array(out);
+          return to_array(std::move(out));
         },
         flow_);
   }
@@ -81,7 +81,7 @@ class Model {
             if (inverse) out = context ? flow.inverse(points, *context) : flow.inverse(points);
             else out = context ? flow.forward(points, *context) : flow.forward(points);
           }
-          return py::make_tuple(to_array(out.points), to_array(out.log_det));
+          return py::make_tuple(to_array(std::move(out.points)), to_array(std::move(out.log_det)));
         },
         flow_);
   }
@@ -103,7 +103,7 @@ class Model {
             py::gil_scoped_release release;
             out = context ? flow.sample_and_log_prob(n, *context, rng) : flow.sample_and_log_prob(n, rng);
           }
-          return py::make_tuple(to_array(out.points), to_array(out.log_prob));
+          return py::make_tuple(to_array(std::move(out.points)), to_array(std::move(out.log_prob)));
         },
         flow_);
   }

@@ -3,6 +3,7 @@
 // so that the same rows and options give the same model file, byte for byte; and
 // fit_target: `eigenflow fit`'s (variational inference on a built-in target). Options are
 // the command line's flags by name (underscores for dashes); unknown names are refused.
+// Progress reaches Python through a callback (python_progress), with the GIL taken back.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -11,8 +12,9 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -109,11 +111,50 @@ std::string read_and_remove(const std::filesystem::path& path) {
   return out;
 }
 
+py::dict as_dict(const EpochReport& r) {
+  return py::dict(py::arg("epoch") = r.epoch, py::arg("epochs") = r.epochs, py::arg("train_nll") = r.train_nll,
+                  py::arg("validation_nll") = r.validation_nll, py::arg("improved") = r.improved, py::arg("seconds") = r.seconds,
+                  py::arg("steps_per_second") = r.steps_per_second, py::arg("eta_seconds") = r.eta_seconds);
+}
+
+py::dict as_dict(const FitReport& r) {
+  return py::dict(py::arg("step") = r.step, py::arg("steps") = r.steps, py::arg("elbo") = r.elbo, py::arg("beta") = r.beta,
+                  py::arg("seconds") = r.seconds, py::arg("steps_per_second") = r.steps_per_second,
+                  py::arg("eta_seconds") = r.eta_seconds);
+}
+
+/// Progress to Python, called by the training loop (GIL released) after each report: with
+/// the GIL taken back, a pending signal ends training (Ctrl-C: KeyboardInterrupt), then the
+/// callback, when there is one, gets the report as a dict; a false answer stops training as
+/// early stopping would, an exception ends it and reaches the caller (no model is made).
+/// `callback` must outlive training: it is held by reference, so that copies of the hook
+/// made while the GIL is released never touch a reference count.
+template <class Report>
+std::function<bool(const Report&)> python_progress(const py::object& callback) {
+  return [&callback](const Report& report) {
+    std::fflush(stdout);  // the library's lines before anything the callback prints
+    std::fflush(stderr);
+    py::gil_scoped_acquire hold;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (callback.is_none()) return true;
+    const py::object answer = callback(as_dict(report));
+    return answer.is_none() || static_cast<bool>(py::bool_(answer));
+  };
+}
+
+void require_callable(const py::object& callback) {
+  if (!callback.is_none() && !PyCallable_Check(callback.ptr()))
+    throw ValueError("callback must be callable (it gets each progress report as a dict), found " +
+                     std::string(py::str(py::type::of(callback).attr("__name__"))));
+}
+
 /// The model file's text of `eigenflow train` with these options on these rows.
 std::string train(const py::dict& given, const InputArray& x, const std::optional<InputArray>& context,
-                  const std::optional<InputArray>& x_val, const std::optional<InputArray>& context_val) {
+                  const std::optional<InputArray>& x_val, const std::optional<InputArray>& context_val, const py::object& callback) {
   bool activation_given = false, lr_given = false;
   cli::Options o = options_from(given, activation_given, lr_given);
+  require_callable(callback);
+  o.on_epoch = python_progress<EpochReport>(callback);
   const Matrix<double> points = to_matrix<double>(x, "train: X");
   const std::optional<Matrix<double>> c = optional_rows(context, "train: the context");
   const Index context_dim = c ? c->cols() : 0;
@@ -136,9 +177,11 @@ std::string train(const py::dict& given, const InputArray& x, const std::optiona
 }
 
 /// The model file's text of `eigenflow fit --target NAME` with these options.
-std::string fit_target(const py::dict& given, const std::string& target) {
+std::string fit_target(const py::dict& given, const std::string& target, const py::object& callback) {
   bool activation_given = false, lr_given = false;
   cli::Options o = options_from(given, activation_given, lr_given);
+  require_callable(callback);
+  o.on_fit_report = python_progress<FitReport>(callback);
   o.target = target;
   if (o.flow.family.empty()) o.flow.family = "planar";
   if (activation_given) o.flow.activation = parse_activation(o.activation);
@@ -158,15 +201,12 @@ std::string fit_target(const py::dict& given, const std::string& target) {
 /// rows x cols numbers returned by a Python target (a 1-D array when cols = 1), as S.
 template <class S>
 Matrix<S> returned_rows(const py::handle& returned, Index rows, Index cols, const std::string& name) {
-  const InputArray a = InputArray::ensure(returned);
+  py::array a = py::array::ensure(returned);
   if (!a) throw ValueError(name + ": not an array of numbers");
-  const bool as_column = a.ndim() == 1 && cols == 1 && static_cast<Index>(a.shape(0)) == rows;
-  if (!as_column && !(a.ndim() == 2 && static_cast<Index>(a.shape(0)) == rows && static_cast<Index>(a.shape(1)) == cols))
+  if (a.ndim() == 1 && cols == 1 && static_cast<Index>(a.shape(0)) == rows) a = a.reshape({static_cast<py::ssize_t>(rows), py::ssize_t(1)});
+  if (!(a.ndim() == 2 && static_cast<Index>(a.shape(0)) == rows && static_cast<Index>(a.shape(1)) == cols))
     throw ShapeError(name + ": expected " + std::to_string(rows) + " rows of " + std::to_string(cols) + " (one per point)");
-  using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Matrix<S> out = Eigen::Map<const RowMajor>(a.data(), rows, cols).template cast<S>();
-  detail::require_finite(name.c_str(), out);
-  return out;
+  return to_matrix<S>(a, name, cols);
 }
 
 /// A target from a Python callable f(x) -> log p~(x) per row, or (log p~(x), its gradient
@@ -214,9 +254,12 @@ Target<S> python_target(const std::shared_ptr<py::function>& f, Index dim) {
 /// Variational inference on a Python target: the flow (in the sampling direction, its base
 /// N(0, I) moved to loc + scale·u) fitted by reverse KL as `eigenflow fit` fits it; returns
 /// the model file's text and the importance-sampling estimate of log Z.
-py::tuple fit_callable(const py::dict& given, const py::function& f, Index dim, const InputArray& loc, const InputArray& scale) {
+py::tuple fit_callable(const py::dict& given, const py::function& f, Index dim, const InputArray& loc, const InputArray& scale,
+                       const py::object& callback) {
   bool activation_given = false, lr_given = false;
   cli::Options o = options_from(given, activation_given, lr_given);
+  require_callable(callback);
+  o.on_fit_report = python_progress<FitReport>(callback);
   if (dim < 1) throw ValueError("fit_target: dim must be at least 1, found " + std::to_string(dim));
   if (o.flow.family.empty()) o.flow.family = "planar";
   if (activation_given) o.flow.activation = parse_activation(o.activation);
@@ -252,11 +295,12 @@ py::tuple fit_callable(const py::dict& given, const py::function& f, Index dim, 
 
 void bind_training(py::module_& m) {
   m.def("fit_callable", &fit_callable, py::arg("options"), py::arg("log_density"), py::arg("dim"), py::arg("loc"), py::arg("scale"),
+        py::arg("callback") = py::none(),
         "Variational inference on a Python log density: (model text, elbo, log_z, log_z_se, ess_fraction, pareto_k).");
-  m.def("fit_target", &fit_target, py::arg("options"), py::arg("target"),
+  m.def("fit_target", &fit_target, py::arg("options"), py::arg("target"), py::arg("callback") = py::none(),
         "The model file's text of `eigenflow fit --target TARGET` with these options (its flags, underscores for dashes).");
   m.def("train", &train, py::arg("options"), py::arg("X"), py::arg("context") = py::none(), py::arg("X_val") = py::none(),
-        py::arg("context_val") = py::none(),
+        py::arg("context_val") = py::none(), py::arg("callback") = py::none(),
         "The model file's text of `eigenflow train` with these options (its flags, underscores for dashes) on these rows.");
 }
 

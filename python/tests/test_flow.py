@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -202,6 +203,29 @@ def test_bad_input_is_a_clear_python_error(tmp_path, fitted):
     np.testing.assert_array_equal(fitted.score_samples(x), fitted.score_samples(np.ascontiguousarray(x, dtype=np.float64)))
 
 
+def test_arrays_of_any_layout_in_and_results_without_a_copy(fitted):
+    x = np.random.default_rng(3).normal(size=(50, 2))
+    expected = fitted.score_samples(x)
+    same_rows = [np.asfortranarray(x), np.repeat(x, 2, axis=1)[:, ::2], x.astype(">f8"), x.tolist(),
+                 x.astype(np.float32)]  # float32 in, float32 model: the same rounding as float64 in
+    for variant in same_rows:
+        np.testing.assert_array_equal(fitted.score_samples(variant), expected)
+    reversed_rows = x[::-1]  # negative strides; compared with the same rows' copy (a row's bits can depend on its place in a batch)
+    np.testing.assert_array_equal(fitted.score_samples(reversed_rows), fitted.score_samples(reversed_rows.copy()))
+    whole = np.array([[0, 1], [2, 3]])
+    np.testing.assert_array_equal(fitted.score_samples(whole), fitted.score_samples(whole.astype(np.float64)))
+    # results are the library's own matrices, handed over: column-major, not numpy's copies
+    z, log_det = fitted.forward(x)
+    assert z.shape == (50, 2) and z.flags.f_contiguous and not z.flags.owndata and z.flags.writeable
+    assert log_det.shape == (50,) and not log_det.flags.owndata
+    back, _ = fitted.inverse(z)
+    np.testing.assert_allclose(back, x, atol=1e-4)
+    samples = fitted.sample(7, random_state=1)
+    assert samples.shape == (7, 2) and samples.dtype == np.float32
+    samples[0, 0] = 42.0  # the caller's to change
+    assert samples[0, 0] == 42.0
+
+
 def test_threads_score_at_once(fitted):
     x = np.random.default_rng(2).normal(size=(20000, 2))
     expected = fitted.score_samples(x)
@@ -217,3 +241,78 @@ def test_threads_score_at_once(fitted):
         t.join()
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+def test_a_callback_sees_every_epoch_and_changes_nothing(moons):
+    reports = []
+    data = moons[:300]
+    options = dict(layers=2, hidden=8, epochs=6, patience=100, random_state=4)
+    heard = eigenflow.Flow("realnvp", **options).fit(data, callback=reports.append)  # returns None: go on
+    assert [r["epoch"] for r in reports] == [1, 2, 3, 4, 5, 6]
+    assert all(r["epochs"] == 6 and math.isfinite(r["train_nll"]) and math.isfinite(r["validation_nll"]) for r in reports)
+    assert reports[0]["improved"] and all(r["seconds"] >= 0 for r in reports)
+    plain = eigenflow.Flow("realnvp", **options).fit(data)
+    assert heard.to_json() == plain.to_json()  # listening changes no bit of the model
+
+
+def test_a_callback_stops_training_or_ends_fit(moons):
+    data = moons[:300]
+    flow = eigenflow.Flow("realnvp", layers=2, hidden=8, epochs=50, patience=100, random_state=4)
+    seen = []
+    flow.fit(data, callback=lambda report: seen.append(report["epoch"]) or report["epoch"] < 3)
+    assert seen == [1, 2, 3] and flow.score(data) > -10
+
+    class Enough(Exception):
+        pass
+
+    def fail_at_two(report):
+        if report["epoch"] == 2:
+            raise Enough("from the callback")
+
+    again = eigenflow.Flow("realnvp", layers=2, hidden=8, epochs=50, random_state=4)
+    with pytest.raises(Enough, match="from the callback"):
+        again.fit(data, callback=fail_at_two)
+    assert not hasattr(again, "model_")  # no model from a fit that ended in an exception
+    with pytest.raises(ValueError, match="callback must be callable"):
+        again.fit(data, callback=3)
+
+
+def test_what_a_callback_prints_is_seen_and_the_library_stays_quiet(capfd, moons):
+    eigenflow.Flow("realnvp", layers=2, hidden=8, epochs=2, random_state=4).fit(
+        moons[:200], callback=lambda report: print(f"heard epoch {report['epoch']}"))
+    out, err = capfd.readouterr()
+    assert "heard epoch 1" in out and "heard epoch 2" in out
+    assert "train flow=" not in out + err and "final" not in out + err  # eigenflow train's own lines: silenced
+
+
+def test_a_signal_ends_training_at_the_next_epoch(moons):
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    began = time.monotonic()
+    try:
+        timer.start()  # while the library trains without the GIL, no callback given
+        with pytest.raises(Interrupted):  # a million epochs: about two minutes when not interrupted
+            eigenflow.Flow("realnvp", layers=2, hidden=8, epochs=1000000, patience=0, random_state=4).fit(moons[:200])
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - began < 10  # raised in training, not after it
+
+
+def test_fit_target_reports_its_steps():
+    reports = []
+    eigenflow.Flow(layers=2, random_state=1).fit_target("u1", steps=100, samples=100, callback=reports.append)
+    assert [r["step"] for r in reports] == list(range(5, 101, 5))  # every steps / 20
+    assert all(math.isfinite(r["elbo"]) and 0 <= r["beta"] <= 1 for r in reports)
+    stopped = []
+    eigenflow.Flow(layers=2, random_state=1).fit_target(
+        lambda x: -0.5 * (x * x).sum(1), dim=2, steps=100, samples=100, callback=lambda r: stopped.append(r) or False)
+    assert len(stopped) == 1
