@@ -113,15 +113,67 @@ inline Matrix<double> context_for(const Options& o, Index context_dim) {
   return parse_context_values(o.context_values, context_dim);
 }
 
-/// Mean and standard deviation of each context column (scale 1 for a constant column:
-/// a context that never varies in training carries no information to scale).
+/// A constant context column (scale 0) passes unscaled (scale 1): a context that never
+/// varies in training carries no information to scale.
+inline Standardization constant_columns_kept(Standardization s) {
+  for (Index j = 0; j < s.scale.cols(); ++j)
+    if (!(s.scale(j) > 0)) s.scale(j) = 1;
+  return s;
+}
+
+/// Mean and standard deviation of each context column (constant_columns_kept).
 inline Standardization context_standardization(const Matrix<double>& c) {
   Standardization s;
   s.shift = c.colwise().mean();
   s.scale = ((c.rowwise() - s.shift).array().square().colwise().sum() / static_cast<double>(c.rows())).sqrt();
-  for (Index j = 0; j < s.scale.cols(); ++j)
-    if (!(s.scale(j) > 0)) s.scale(j) = 1;
-  return s;
+  return constant_columns_kept(s);
+}
+
+/// Collective: context_standardization of every rank's context rows together.
+inline Standardization context_standardization(Communicator& communicator, const Matrix<double>& c) {
+  return constant_columns_kept(pooled_moments(communicator, c));
+}
+
+/// The rows of a data file or a built-in set reordered to [x | c], with K, the context width.
+struct JointRows {
+  Matrix<double> values;
+  Index context_dim = 0;
+};
+
+/// A table's columns as [x | c]: the flags' context columns (--context-columns, --context)
+/// last; without those flags the last `unflagged_context` columns.
+inline JointRows context_last(CsvTable table, const Options& o, const std::string& where, Index unflagged_context = 0) {
+  const long long context_columns = o.context_columns >= 0 ? o.context_columns : (o.context_names.empty() ? unflagged_context : 0);
+  const ColumnLayout layout = column_layout(table.values.cols(), table.header, context_columns, o.context_names, where);
+  if (layout.context.empty()) return {std::move(table.values), 0};  // no reordering: no copy
+  return {points_then_context(table.values, layout), static_cast<Index>(layout.context.size())};
+}
+
+/// A data file's rows, or a built-in set's (drawn from rng), as [x | c]; unflagged_context:
+/// as context_last (a conditional built-in set's own; for held-out files the training data's).
+inline JointRows load_joint_rows(const Options& o, const std::string& path, Random& rng, const std::string& where,
+                                 Index unflagged_context = 0) {
+  if (!path.empty()) return context_last(read_table(path), o, where, unflagged_context);
+  CsvTable table;
+  table.values = generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
+  return context_last(std::move(table), o, where, dataset_info(o.dataset).context_dim);
+}
+
+/// Held-out rows must have the training rows' layout: dim point and context_dim context columns.
+inline void require_training_layout(const JointRows& rows, Index dim, Index context_dim, const std::string& where) {
+  if (rows.values.cols() != dim + context_dim || rows.context_dim != context_dim)
+    throw ShapeError(where + ": expected " + std::to_string(dim) + " point and " + std::to_string(context_dim) +
+                     " context columns like the training data, found " + std::to_string(rows.values.cols() - rows.context_dim) +
+                     " and " + std::to_string(rows.context_dim));
+}
+
+/// A split's rows [x | c] as x and c.
+inline std::pair<DataSplit, DataSplit> split_columns(const DataSplit& joint, Index dim) {
+  auto part = [dim](const Matrix<double>& rows, bool context) {
+    return Matrix<double>(context ? rows.rightCols(rows.cols() - dim) : rows.leftCols(dim));
+  };
+  return {DataSplit{part(joint.train, false), part(joint.validation, false), part(joint.test, false)},
+          DataSplit{part(joint.train, true), part(joint.validation, true), part(joint.test, true)}};
 }
 
 /// Names for rows [x | c] of a model: x0, … and c0, …

@@ -21,13 +21,6 @@ namespace eigenflow::cli {
 
 /// The flags whose work is not data-parallel yet, refused with what to do instead.
 inline void check_data_parallel_flags(const Options& o) {
-  const bool conditional = o.context_columns > 0 || !o.context_names.empty() ||
-                           (o.data_path.empty() && dataset_info(o.dataset).context_dim > 0);
-  require(!conditional, "under mpirun: conditional flows (--context, --context-columns) are not data-parallel yet");
-  require(o.validation_path.empty() && o.test_path.empty(),
-          "under mpirun: held-out rows come from the split (--validation-data and --test-data are not data-parallel yet)");
-  require(!o.dequantize && o.bounded.empty(), "under mpirun: --dequantize and --bounded are not data-parallel yet");
-  require(o.start != "gaussian", "under mpirun: --start gaussian is not data-parallel yet");
   require(!o.active, "under mpirun: the subspace flow (--active) is not data-parallel yet; name another flow with --flow");
 }
 
@@ -43,24 +36,27 @@ int train_data_parallel_command(const Options& given, Communicator& communicator
     }
   report_first_failure(communicator, failure);
   Shards shards = load_shards(given, communicator);
-  const Index dim = shards.rows.train.cols();
-  const Options o = with_data_defaults(given, shards.training, dim, 0);
+  const Index dim = shards.rows.train.cols(), context_dim = shards.context.train.cols();
+  const Options o = with_data_defaults(given, shards.training, dim, context_dim);
   require(o.flow.family != "subspace",
           "under mpirun: name the flow with --flow (the default beyond 2D, a search over subspace flows, is not data-parallel yet)");
   if (reporting)
     std::printf("data-parallel ranks=%d rows=%lld (each rank read its part)\n", communicator.size(),
                 static_cast<long long>(shards.training + shards.validation + shards.test));
-  const DataSplit no_context{Matrix<double>(shards.rows.train.rows(), 0), Matrix<double>(shards.rows.validation.rows(), 0),
-                             Matrix<double>(shards.rows.test.rows(), 0)};
-  std::optional<DataSplit> noisy;  // (no dequantisation under mpirun)
-  const TrainedFlow<S> fitted = fit_flow<S>(o, shards.rows, no_context, {}, Bounds(), noisy, &shards);
+  check_preprocessing_combination(given, context_dim);
+  std::optional<DataSplit> noisy;  // dequantised data: the one process's fixed draw of this rank's rows
+  const TrainedFlow<S> fitted = fit_flow<S>(o, shards.rows, shards.context, dequantized_columns(o, dim), bounds_of(o), noisy, &shards);
 
   // −Σ log p of each split over every rank's rows, then its mean.
   std::vector<double> totals(3, 0.0);
-  const Matrix<double>* splits[] = {&shards.rows.train, &shards.rows.validation, &shards.rows.test};
+  const DataSplit& evaluated = noisy ? *noisy : shards.rows;
+  const Matrix<double>* splits[] = {&evaluated.train, &evaluated.validation, &evaluated.test};
+  const Matrix<double>* contexts[] = {&shards.context.train, &shards.context.validation, &shards.context.test};
   for (std::size_t k = 0; k < 3; ++k)
-    if (splits[k]->rows() > 0)
-      totals[k] = detail::total_nll(fitted.flow, Matrix<S>(as_scalar<S>(*splits[k])), static_cast<const Matrix<S>*>(nullptr), 16384);
+    if (splits[k]->rows() > 0) {
+      const Matrix<S> context = as_scalar<S>(*contexts[k]);
+      totals[k] = detail::total_nll(fitted.flow, Matrix<S>(as_scalar<S>(*splits[k])), context_dim > 0 ? &context : nullptr, 16384);
+    }
   communicator.sum(totals.data(), totals.size());
   const Index counts[] = {shards.training, shards.validation, shards.test};
   auto mean = [&](std::size_t k) { return counts[k] > 0 ? totals[k] / static_cast<double>(counts[k]) : double(NAN); };
@@ -68,6 +64,7 @@ int train_data_parallel_command(const Options& given, Communicator& communicator
     save_model(o.out, fitted.flow);  // after the last collective call: a failure here leaves no rank waiting
     std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f %s\n", format_nll(mean(0)).c_str(),
                 format_nll(mean(1)).c_str(), format_nll(mean(2)).c_str(), fitted.seconds, fitted.kept.c_str());
+    if (o.dequantize) print_bits_per_dim(mean(0), mean(1), mean(2), dim);
   }
   return 0;
 }

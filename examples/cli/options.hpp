@@ -12,6 +12,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -154,6 +155,43 @@ inline std::pair<double, double> parse_bounds(const std::string& text) {
                       detail::parse_number(detail::trim(text.substr(comma + 1)), hi);
   require(parsed && std::isfinite(lo) && std::isfinite(hi) && lo < hi, "--bounded expects LO,HI with LO < HI, found '" + text + "'");
   return {lo, hi};
+}
+
+/// The box of --bounded LO,HI, when given.
+using Bounds = std::optional<std::pair<double, double>>;
+
+/// --bounded's box, parsed; none without the flag.
+inline Bounds bounds_of(const Options& o) { return o.bounded.empty() ? Bounds() : Bounds(parse_bounds(o.bounded)); }
+
+/// The columns --dequantize makes continuous: every point column, or none.
+inline std::vector<Index> dequantized_columns(const Options& o, Index dim) {
+  std::vector<Index> columns;
+  if (o.dequantize)
+    for (Index j = 0; j < dim; ++j) columns.push_back(j);
+  return columns;
+}
+
+/// --dequantize and --bounded: refuse the flag combinations they cannot serve.
+inline void check_preprocessing_combination(const Options& o, Index context_dim) {
+  require(!o.dequantize || context_dim == 0,
+          "--dequantize is not available for conditional models yet (logprob would report a density, not a mass)");
+  require(o.jitter <= 0 || o.bounded.empty(), "--jitter cannot be combined with --bounded: the noise could leave the bounds");
+}
+
+/// --dequantize and --bounded: refuse data they cannot describe, naming the row (counted
+/// from first_row: data may be one rank's block of the rows) and column.
+inline void check_preprocessing_flags(const Options& o, const std::vector<Index>& integer_columns, const Bounds& bounds,
+                                      const Matrix<double>& data, Index first_row = 0) {
+  require_integer_columns("--dequantize: the data", data, integer_columns, first_row);
+  if (!bounds) return;
+  const auto [lo, hi] = *bounds;
+  const double top = o.dequantize ? hi - 1 : hi;  // x + u with u < 1 must stay below HI
+  for (Index i = 0; i < data.rows(); ++i)
+    for (Index j = 0; j < data.cols(); ++j)
+      if (!(data(i, j) >= lo && data(i, j) <= top))
+        throw ValueError("--bounded " + o.bounded + ": the data's row " + std::to_string(first_row + i) + ", column " +
+                         std::to_string(j) + " is " + std::to_string(data(i, j)) + ", outside [" + std::to_string(lo) + ", " +
+                         std::to_string(top) + "]" + (o.dequantize ? " (with --dequantize, x + 1 must not exceed HI)" : ""));
 }
 
 template <class S>

@@ -19,36 +19,21 @@
 
 namespace eigenflow::cli {
 
-/// The box of --bounded LO,HI, when given.
-using Bounds = std::optional<std::pair<double, double>>;
-
-/// --dequantize and --bounded: refuse data they cannot describe, naming the row and column.
-inline void check_preprocessing_flags(const Options& o, const std::vector<Index>& integer_columns, const Bounds& bounds,
-                                      const Matrix<double>& data) {
-  require_integer_columns("--dequantize: the data", data, integer_columns);
-  if (!bounds) return;
-  const auto [lo, hi] = *bounds;
-  const double top = o.dequantize ? hi - 1 : hi;  // x + u with u < 1 must stay below HI
-  for (Index i = 0; i < data.rows(); ++i)
-    for (Index j = 0; j < data.cols(); ++j)
-      if (!(data(i, j) >= lo && data(i, j) <= top))
-        throw ValueError("--bounded " + o.bounded + ": the data's row " + std::to_string(i) + ", column " +
-                         std::to_string(j) + " is " + std::to_string(data(i, j)) + ", outside [" + std::to_string(lo) + ", " +
-                         std::to_string(top) + "]" + (o.dequantize ? " (with --dequantize, x + 1 must not exceed HI)" : ""));
-}
-
 /// A copy of x with U[0, 1) noise on the columns.
 inline Matrix<double> dequantized_copy(Matrix<double> x, const std::vector<Index>& columns, Random& rng) {
   add_uniform_noise(x, columns, rng);
   return x;
 }
 
-/// [Logit(lo, hi, α), Standardize fitted to the logits of `train`], then the flow's layers and base.
+/// [Logit(lo, hi, α), Standardize fitted to the logits of `train` (of every rank's rows
+/// with a communicator)], then the flow's layers and base.
 template <class S>
-FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double alpha, const Matrix<double>& train) {
+FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double alpha, const Matrix<double>& train,
+                          Communicator* communicator) {
   const Index d = flow.dim();
   const Logit<S> logit(RowVector<S>::Constant(d, S(lo)), RowVector<S>::Constant(d, S(hi)), S(alpha));
-  const Standardization standardization = Standardization::fit(logit.forward(train.cast<S>()).points.template cast<double>());
+  const Matrix<double> logits = logit.forward(train.cast<S>()).points.template cast<double>();
+  const Standardization standardization = communicator ? fit_standardization(*communicator, logits) : Standardization::fit(logits);
   FlowStack<S> out(d, flow.context_dim());
   out.append(logit);
   out.append(Standardize<S>(standardization.shift.cast<S>(), standardization.scale.cast<S>()));
@@ -58,47 +43,27 @@ FlowStack<S> behind_logit(const FlowStack<S>& flow, double lo, double hi, double
 }
 
 /// --start gaussian: [the standardisation, the zca_whitening of the standardised training
-/// rows], then the flow's layers and base; with identity-initialised layers the model
-/// starts as the rows' full-covariance Gaussian.
+/// rows (every rank's with a communicator)], then the flow's layers and base; with
+/// identity-initialised layers the model starts as the rows' full-covariance Gaussian.
 template <class S>
-FlowStack<S> behind_whitening(const FlowStack<S>& flow, const Standardization& standardization, const Matrix<double>& train) {
+FlowStack<S> behind_whitening(const FlowStack<S>& flow, const Standardization& standardization, const Matrix<double>& train,
+                              Communicator* communicator) {
   FlowStack<S> out(flow.dim());
   out.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
-  out.append(zca_whitening<S>(standardization.apply(train)));
+  const Matrix<double> standardized = standardization.apply(train);
+  out.append(communicator ? zca_whitening_of_covariance<S>(pooled_covariance(*communicator, standardized))
+                          : zca_whitening<S>(standardized));
   for (std::size_t k = 0; k < flow.size(); ++k) out.append(flow.layer(k).clone());
   out.set_base(flow.base().clone());
   return out;
 }
 
-/// The rows of a data file or a built-in set reordered to [x | c], with K, the context width.
-struct JointRows {
-  Matrix<double> values;
-  Index context_dim = 0;
-};
-/// Without --context-columns or --context, the last `unflagged_context` columns are the
-/// context (a conditional built-in set's, or for held-out files the training data's).
-inline JointRows load_joint_rows(const Options& o, const std::string& path, Random& rng, const std::string& where,
-                                 Index unflagged_context = 0) {
-  CsvTable table;
-  if (path.empty()) {
-    table.values = generate_dataset(o.dataset, static_cast<Index>(o.n), rng, o.noise, o.dim);
-    unflagged_context = dataset_info(o.dataset).context_dim;
-  } else {
-    table = read_table(path);
-  }
-  const long long context_columns = o.context_columns >= 0 ? o.context_columns : (o.context_names.empty() ? unflagged_context : 0);
-  const ColumnLayout layout = column_layout(table.values.cols(), table.header, context_columns, o.context_names, where);
-  if (layout.context.empty()) return {std::move(table.values), 0};  // no reordering: no copy
-  return {points_then_context(table.values, layout), static_cast<Index>(layout.context.size())};
-}
 
-/// A split's rows [x | c] as x and c.
-inline std::pair<DataSplit, DataSplit> split_columns(const DataSplit& joint, Index dim) {
-  auto part = [dim](const Matrix<double>& rows, bool context) {
-    return Matrix<double>(context ? rows.rightCols(rows.cols() - dim) : rows.leftCols(dim));
-  };
-  return {DataSplit{part(joint.train, false), part(joint.validation, false), part(joint.test, false)},
-          DataSplit{part(joint.train, true), part(joint.validation, true), part(joint.test, true)}};
+/// The bits-per-dimension line of a dequantised model's NLLs.
+inline void print_bits_per_dim(double train_nll, double val_nll, double test_nll, Index dim) {
+  std::printf("bits_per_dim train=%s val=%s test=%s (dequantized: NLL / (D ln 2), a bound on -log2 P per dimension)\n",
+              format_nll(bits_per_dim(train_nll, dim)).c_str(), format_nll(bits_per_dim(val_nll, dim)).c_str(),
+              format_nll(bits_per_dim(test_nll, dim)).c_str());
 }
 
 /// Every flow but the subspace flow, trained as the flags say (o: defaults resolved); noisy
@@ -127,11 +92,14 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
   // printed is the same one-draw bound on −log P.
   Random noise_rng(o.seed + 3);
   if (o.dequantize)
-    noisy = DataSplit{dequantized_copy(split.train, integer_columns, noise_rng), dequantized_copy(split.validation, integer_columns, noise_rng),
-                      dequantized_copy(split.test, integer_columns, noise_rng)};
+    noisy = shards ? dequantized_shards(split, *shards, integer_columns, noise_rng)
+                   : DataSplit{dequantized_copy(split.train, integer_columns, noise_rng),
+                               dequantized_copy(split.validation, integer_columns, noise_rng),
+                               dequantized_copy(split.test, integer_columns, noise_rng)};
+  Communicator* communicator = shards ? shards->communicator : nullptr;
   const DataSplit& evaluated = noisy ? *noisy : split;
   const Standardization standardization =
-      shards ? fit_standardization(*shards->communicator, evaluated.train) : Standardization::fit(evaluated.train);
+      communicator ? fit_standardization(*communicator, evaluated.train) : Standardization::fit(evaluated.train);
 
   const nlohmann::json config = o.training_config();
   const std::string checkpoint_path = o.checkpoint_dir + "/checkpoint.json";
@@ -146,12 +114,13 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
   Random model_rng(o.seed + 1);
   FlowStack<S> flow = checkpoint ? model_from_json<S>(checkpoint->model) : cli::build_flow<S>(o.flow, dim, model_rng, context_dim);
   if (!checkpoint) {
-    if (bounds) flow = behind_logit(flow, bounds->first, bounds->second, o.logit_alpha, evaluated.train);
+    if (bounds) flow = behind_logit(flow, bounds->first, bounds->second, o.logit_alpha, evaluated.train, communicator);
     else flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
-    if (o.start == "gaussian") flow = behind_whitening(flow, standardization, evaluated.train);
+    if (o.start == "gaussian") flow = behind_whitening(flow, standardization, evaluated.train, communicator);
     flow.set_dequantized(integer_columns);
     if (context_dim > 0) {
-      const Standardization scaling = context_standardization(context.train);
+      const Standardization scaling =
+          communicator ? context_standardization(*communicator, context.train) : context_standardization(context.train);
       flow.set_context_preprocess(scaling.shift.cast<S>(), scaling.scale.cast<S>());
     }
   }
@@ -162,7 +131,7 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
       training_options(o, training_rows, shards ? shards->validation : split.validation.rows(), standardization.scale);
   options.dequantize = integer_columns;
   if (shards) {
-    options.communicator = shards->communicator;
+    options.communicator = communicator;
     options.shard_rows = shards->training_rows;
   }
   SingleProcess one_process;
@@ -279,28 +248,21 @@ struct RowsInMemory {
 template <class S>
 int train_command(const Options& given, const RowsInMemory* memory = nullptr) {
   require_writable_destination(given.out);
-  const Bounds bounds = given.bounded.empty() ? Bounds() : Bounds(parse_bounds(given.bounded));
+  const Bounds bounds = bounds_of(given);
   Random data_rng(given.seed);
   // Rows [x | c]: the context columns (if any) moved last; every split keeps x and c paired.
   JointRows joint = memory ? memory->data
                            : load_joint_rows(given, given.data_path, data_rng, given.data_path.empty() ? given.dataset : "'" + given.data_path + "'");
   detail::require_finite("training data", joint.values);
-  const Index context_dim = joint.context_dim, columns = joint.values.cols(), dim = columns - context_dim;
-  require(!given.dequantize || context_dim == 0,
-          "--dequantize is not available for conditional models yet (logprob would report a density, not a mass)");
-  std::vector<Index> integer_columns;  // --dequantize: every column of x
-  if (given.dequantize)
-    for (Index j = 0; j < dim; ++j) integer_columns.push_back(j);
+  const Index context_dim = joint.context_dim, dim = joint.values.cols() - context_dim;
+  check_preprocessing_combination(given, context_dim);
+  const std::vector<Index> integer_columns = dequantized_columns(given, dim);
   check_preprocessing_flags(given, integer_columns, bounds, joint.values.leftCols(dim));
-  require(given.jitter <= 0 || !bounds, "--jitter cannot be combined with --bounded: the noise could leave the bounds");
   // Held-out rows from files (or memory) replace the split's share of them; they have the training rows' layout.
   auto held_out = [&](const std::string& path, const std::optional<Matrix<double>>& rows_in_memory) {
     const std::string where = rows_in_memory ? path : "'" + path + "'";
     const JointRows rows = rows_in_memory ? JointRows{*rows_in_memory, context_dim} : load_joint_rows(given, path, data_rng, where, context_dim);
-    if (rows.values.cols() != columns || rows.context_dim != context_dim)
-      throw ShapeError(where + ": expected " + std::to_string(dim) + " point and " + std::to_string(context_dim) +
-                       " context columns like the training data, found " + std::to_string(rows.values.cols() - rows.context_dim) +
-                       " and " + std::to_string(rows.context_dim));
+    require_training_layout(rows, dim, context_dim, where);
     check_preprocessing_flags(given, integer_columns, bounds, rows.values.leftCols(dim));
     return rows.values;
   };
@@ -334,10 +296,7 @@ int train_command(const Options& given, const RowsInMemory* memory = nullptr) {
                test_nll = nll(evaluated.test, context.test);
   std::printf("final train_nll=%s val_nll=%s test_nll=%s seconds=%.2f %s\n", format_nll(train_nll).c_str(),
               format_nll(val_nll).c_str(), format_nll(test_nll).c_str(), fitted.seconds, fitted.kept.c_str());
-  if (o.dequantize)
-    std::printf("bits_per_dim train=%s val=%s test=%s (dequantized: NLL / (D ln 2), a bound on -log2 P per dimension)\n",
-                format_nll(bits_per_dim(train_nll, dim)).c_str(), format_nll(bits_per_dim(val_nll, dim)).c_str(),
-                format_nll(bits_per_dim(test_nll, dim)).c_str());
+  if (o.dequantize) print_bits_per_dim(train_nll, val_nll, test_nll, dim);
   print_gaussian_baseline(evaluated, context, train_nll, val_nll, test_nll);
   return 0;
 }

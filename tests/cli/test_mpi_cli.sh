@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# mpirun -np P eigenflow train, end to end: P = 2 and 4 (oversubscribed) train the
-# model one process trains (log-densities of the same points equal to 1e-9),
-# --resume continues across the same P, and bad input on one rank ends every
-# rank with exactly one "error: ..." line of ours (mpirun adds its own notice)
-# and no model file.
+# mpirun -np P eigenflow train, end to end: P = 2, 3 and 4 (oversubscribed) train the
+# model one process trains (log-densities of the same points equal to 1e-9), for
+# conditional flows and held-out files too; --resume continues across the same P;
+# bad input on one rank ends every rank with exactly one "error: ..." line of ours
+# (mpirun adds its own notice) and no model file; a rank killed mid-run ends the job.
 # Usage: test_mpi_cli.sh PATH/TO/eigenflow MPIEXEC
 set -u
 EIGENFLOW=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -45,6 +45,38 @@ for p in 2 4; do
     fail "P = $p failed: $(head -c 400 "p$p.err")"
   fi
 done
+
+# a conditional flow (--context-columns) and held-out files (--validation-data, --test-data;
+# P = 3 splits their rows unevenly): the one process's model, as above
+"$EIGENFLOW" generate --dataset rotated-moons --n 3000 --seed 4 --out rot.csv >/dev/null
+"$EIGENFLOW" generate --dataset rotated-moons --n 400 --seed 5 --out rot_points.csv >/dev/null
+"$EIGENFLOW" generate --dataset two-moons --n 301 --seed 6 --out val.csv >/dev/null
+"$EIGENFLOW" generate --dataset two-moons --n 250 --seed 7 --out test.csv >/dev/null
+same_model() {  # DESCRIPTION P POINTS -- train arguments...
+  local what=$1 p=$2 points=$3; shift 4
+  "$EIGENFLOW" "$@" --out one_x.json >one_x.txt 2>&1 || { fail "$what, one process: $(tail -2 one_x.txt)"; return; }
+  if ! ranks "$p" "$EIGENFLOW" "$@" --out p_x.json >p_x.txt 2>p_x.err; then fail "$what, P = $p: $(head -c 400 p_x.err)"; return; fi
+  "$EIGENFLOW" logprob --model one_x.json --in "$points" --out one_x_lp.csv >/dev/null
+  "$EIGENFLOW" logprob --model p_x.json --in "$points" --out p_x_lp.csv >/dev/null
+  worst=$(worst_difference one_x_lp.csv p_x_lp.csv)
+  awk -v w="$worst" 'BEGIN { exit !(w < 1e-9) }' && pass || fail "$what, P = $p: log-densities differ from one process's by $worst"
+  [ "$(grep '^final' one_x.txt | cut -d' ' -f2-4)" = "$(grep '^final' p_x.txt | cut -d' ' -f2-4)" ] && pass ||
+    fail "$what, P = $p: final NLLs differ: $(grep '^final' one_x.txt) / $(grep '^final' p_x.txt)"
+}
+same_model "a conditional flow" 2 rot_points.csv -- train --data rot.csv --context-columns 1 "${flags[@]}" --precision double
+grep -q 'context K=1' p_x.txt && pass || fail "the conditional run says its context width: $(head -2 p_x.txt)"
+same_model "held-out files" 3 points.csv -- train --data moons.csv --validation-data val.csv --test-data test.csv "${flags[@]}" \
+  --precision double
+grep -q '^final .*test_nll=[0-9.-]' p_x.txt && pass || fail "held-out files: no test NLL: $(grep '^final' p_x.txt)"
+# the preprocessing flags: --dequantize (integer rows; every rank adds the one process's fixed
+# noise draw to its rows), --bounded (the logits standardised over all ranks), --start gaussian
+# (the whitening of the covariance pooled over all ranks)
+awk -F, 'NR == 1 { print; next } { printf "%d,%d\n", int(10 * $1 + 20), int(10 * $2 + 20) }' moons.csv >ints.csv
+head -101 ints.csv >int_points.csv
+same_model "--dequantize" 2 int_points.csv -- train --data ints.csv --dequantize "${flags[@]}" --precision double
+grep -q '^bits_per_dim ' p_x.txt && pass || fail "--dequantize under mpirun prints no bits per dimension"
+same_model "--bounded" 2 points.csv -- train --data moons.csv --bounded=-3,3 "${flags[@]}" --precision double
+same_model "--start gaussian" 2 points.csv -- train --data moons.csv --start gaussian "${flags[@]}" --precision double
 
 # --chunk-rows: the same model file, byte for byte, for one process and P = 2, 4 (float, 8 epochs)
 chunk_flags=(--flow realnvp --layers 4 --hidden 16 --epochs 8 --batch 128 --seed 3 --chunk-rows 32)
@@ -110,8 +142,45 @@ expect_failure "ranks given different flags" "same command line" out.json -- \
   -np 1 "$EIGENFLOW" "${train_args[@]}" --epochs 5 --out out.json
 expect_failure "another command under mpirun" "only train runs" "" -- \
   ranks 2 "$EIGENFLOW" sample --model one.json --n 10 --out s.csv
-expect_failure "a flow that is not data-parallel yet" "--context" out.json -- \
-  ranks 2 "$EIGENFLOW" train --data moons.csv --context-columns 1 --flow realnvp --epochs 1 --out out.json
+expect_failure "a flag that is not data-parallel yet" "--active" out.json -- \
+  ranks 2 "$EIGENFLOW" train --data moons.csv --active 1 --epochs 1 --out out.json
+{ cat ints.csv; echo "0.5,1"; } >bad_ints.csv  # row 3000 (counted from 0) is the last rank's
+expect_failure "a non-integer row under --dequantize, named as one process names it" "rank 1: .*row 3000, column 0" out.json -- \
+  ranks 2 "$EIGENFLOW" train --data bad_ints.csv --dequantize "${flags[@]}" --out out.json
+"$EIGENFLOW" generate --dataset rotated-moons --n 50 --seed 8 --out three_columns.csv >/dev/null
+expect_failure "a validation file of other columns" "rank 0: .*three_columns.*like the training data" out.json -- \
+  ranks 2 "$EIGENFLOW" train --data moons.csv --validation-data three_columns.csv "${flags[@]}" --out out.json
+{ cat val.csv; echo "0.5,nan"; } >nan_val.csv
+expect_failure "NaN in a test file" "rank 0: .*nan_val.*non-finite" out.json -- \
+  ranks 2 "$EIGENFLOW" train --data moons.csv --test-data nan_val.csv "${flags[@]}" --out out.json
+
+# a rank that dies mid-run (rank 1 killed) ends the job: mpirun exits non-zero, no model file
+ranks 2 "$EIGENFLOW" train --data moons.csv --flow realnvp --layers 4 --hidden 16 --seed 3 --epochs 100000 --patience 0 \
+  --out dead.json >/dev/null 2>dead.err &
+pid=$!
+victim=""
+for _ in $(seq 1 1000); do
+  for candidate in $(pgrep -f "^$EIGENFLOW train .*dead.json"); do
+    grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$candidate/environ" 2>/dev/null && victim=$candidate
+  done
+  [ -n "$victim" ] && break
+  sleep 0.01
+done
+sleep 1  # training under way
+[ -n "$victim" ] && kill -KILL "$victim"
+ended=no
+for _ in $(seq 1 600); do
+  if ! kill -0 "$pid" 2>/dev/null; then ended=yes; break; fi
+  sleep 0.1
+done
+if [ "$ended" = yes ]; then
+  wait "$pid" && status=0 || status=$?
+  [ -n "$victim" ] && [ "$status" -ne 0 ] && [ ! -e dead.json ] && pass ||
+    fail "a killed rank: victim=$victim exit=$status model=$([ -e dead.json ] && echo written || echo none)"
+else
+  kill -KILL "$pid" 2>/dev/null
+  fail "a killed rank did not end the job within 60 s"
+fi
 expect_failure "a model file rank 0 cannot write" "rank 0: .*nowhere" "" -- \
   ranks 2 "$EIGENFLOW" "${train_args[@]}" --out nowhere/out.json
 

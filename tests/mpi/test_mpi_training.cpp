@@ -186,6 +186,30 @@ TEST_CASE("chunked sums give the same bits for every number of ranks, and in one
   CHECK_THROWS_WITH(train_on<double>(data.train, data.validation, nullptr, {}, false, 16), Catch::Contains("need a communicator"));
 }
 
+TEST_CASE("pooled moments and covariance over the ranks are the one process's of all rows", "[mpi]") {
+  Random rng(3);
+  Matrix<double> x(301, 3);  // an odd count: the shards differ in size
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index j = 0; j < x.cols(); ++j) x(i, j) = rng.normal() * (j + 1) + (j == 1 ? 0.5 * x(i, 0) : 4.0);
+  const Standardization pooled = pooled_moments(world(), my_shard(x)), whole = Standardization::fit(x);
+  CHECK((pooled.shift - whole.shift).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((pooled.scale - whole.scale).cwiseAbs().maxCoeff() < 1e-13);
+  const Matrix<double> covariance = pooled_covariance(world(), my_shard(x));
+  CHECK((covariance - FullCovarianceGaussian::fit(x).covariance()).cwiseAbs().maxCoeff() < 1e-12);
+  // the whitening of the pooled covariance is the one process's whitening of the rows
+  const Matrix<float> points = x.topRows(20).cast<float>();
+  const auto pooled_map = zca_whitening_of_covariance<float>(covariance).forward(points);
+  const auto whole_map = zca_whitening<float>(x).forward(points);
+  CHECK((pooled_map.points - whole_map.points).cwiseAbs().maxCoeff() < 1e-5f);
+  CHECK((pooled_map.log_det - whole_map.log_det).cwiseAbs().maxCoeff() < 1e-5f);
+  // a constant column: the moments say so (scale 0), the standardisation refuses it, on every rank
+  Matrix<double> constant = x;
+  constant.col(2).setConstant(1.5);
+  CHECK(pooled_moments(world(), my_shard(constant)).scale(2) == 0.0);
+  CHECK_THROWS_WITH(fit_standardization(world(), my_shard(constant)), Catch::Contains("column 2 is constant"));
+  CHECK_THROWS_WITH(pooled_covariance(world(), my_shard(x.topRows(3))), Catch::Contains("more rows than columns"));
+}
+
 TEST_CASE("input one rank refuses ends the run on every rank", "[mpi]") {
   const Data data = moons();
   const bool last = world().rank() == world().size() - 1;

@@ -32,14 +32,16 @@ inline void validate_dequantized_columns(const std::string& where, const std::ve
   }
 }
 
-/// Refuses a non-integer value in any of the columns, naming its row and column.
+/// Refuses a non-integer value in any of the columns, naming its row (counted from
+/// first_row: x may be a block of a larger data set) and column.
 template <class Derived>
-void require_integer_columns(const std::string& where, const Eigen::MatrixBase<Derived>& x, const std::vector<Index>& columns) {
+void require_integer_columns(const std::string& where, const Eigen::MatrixBase<Derived>& x, const std::vector<Index>& columns,
+                             Index first_row = 0) {
   for (const Index j : columns)
     for (Index i = 0; i < x.rows(); ++i) {
       const double v = static_cast<double>(x(i, j));
       if (!(std::floor(v) == v))
-        throw ValueError(where + ": row " + std::to_string(i) + ", column " + std::to_string(j) + " is " + std::to_string(v) +
+        throw ValueError(where + ": row " + std::to_string(first_row + i) + ", column " + std::to_string(j) + " is " + std::to_string(v) +
                          ", not an integer (a dequantized column holds integer values)");
     }
 }

@@ -202,9 +202,18 @@ class DenseLinear : public LayerBase<DenseLinear<S>, S> {
 /// rows' mean and in front of a standard normal, it makes the full-covariance Gaussian
 /// of the rows: log N(x; μ, Σ) = log N(W(x − μ); 0, I) + log|det W|.
 template <class S>
+LuLinear<S> zca_whitening_of_covariance(const Matrix<double>& covariance);
+
+template <class S>
 LuLinear<S> zca_whitening(const Matrix<double>& rows) {
   // the fit refuses non-finite rows, too few of them and a singular covariance
-  const Matrix<double> covariance = FullCovarianceGaussian::fit(rows).covariance();
+  return zca_whitening_of_covariance<S>(FullCovarianceGaussian::fit(rows).covariance());
+}
+
+/// The same map from the rows' covariance Σ itself (pooled over ranks, say: pooled_covariance).
+template <class S>
+LuLinear<S> zca_whitening_of_covariance(const Matrix<double>& covariance) {
+  detail::require_finite("zca_whitening: the covariance", covariance);
   const Eigen::SelfAdjointEigenSolver<Matrix<double>> eigen(covariance);
   const Eigen::VectorXd values = eigen.eigenvalues();
   if (eigen.info() != Eigen::Success || !(values.minCoeff() > 1e-12 * values.maxCoeff()))
