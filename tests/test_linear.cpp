@@ -367,5 +367,16 @@ TEST_CASE("batch_norm refuses bad statistics and hyper-parameters", "[linear]") 
   bad(2, 1) = std::numeric_limits<double>::infinity();
   CHECK_THROWS_AS(layer.update_statistics(bad), ValueError);
   CHECK_THROWS_AS(layer.update_statistics(Matrix<double>::Ones(4, 3)), ShapeError);
+  SingleProcess one_rank;  // the data-parallel path refuses the same inputs, leaving nothing changed
+  CHECK_THROWS_AS(layer.update_statistics(bad, &one_rank), ValueError);
+  CHECK_THROWS_AS(layer.update_statistics(Matrix<double>::Ones(4, 3), &one_rank), ShapeError);
   CHECK(layer.variance() == ones);  // nothing changed
+  // and with good inputs gives the statistics the one-process path gives (tests/mpi: over ranks)
+  Random rng(4);
+  const Matrix<double> x = rng.normal_matrix<double>(50, 2) * 3.0;
+  BatchNorm<double> pooled(2);
+  layer.update_statistics(x);
+  pooled.update_statistics(x, &one_rank);
+  CHECK((pooled.mean() - layer.mean()).cwiseAbs().maxCoeff() <= 1e-15);
+  CHECK((pooled.variance() - layer.variance()).cwiseAbs().maxCoeff() <= 1e-14);
 }

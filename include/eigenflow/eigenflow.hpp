@@ -100,6 +100,7 @@
 #include "eigenflow/train/batch_gradient.hpp"
 #include "eigenflow/train/communicator.hpp"
 #include "eigenflow/train/data_parallel.hpp"
+#include "eigenflow/train/pooled_statistics.hpp"
 #include "eigenflow/train/progress.hpp"
 #include "eigenflow/train/projection_pursuit.hpp"
 #include "eigenflow/train/subspace_fit.hpp"

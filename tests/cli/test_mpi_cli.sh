@@ -77,6 +77,10 @@ same_model "--dequantize" 2 int_points.csv -- train --data ints.csv --dequantize
 grep -q '^bits_per_dim ' p_x.txt && pass || fail "--dequantize under mpirun prints no bits per dimension"
 same_model "--bounded" 2 points.csv -- train --data moons.csv --bounded=-3,3 "${flags[@]}" --precision double
 same_model "--start gaussian" 2 points.csv -- train --data moons.csv --start gaussian "${flags[@]}" --precision double
+# batch normalisation: with --chunk-rows each chunk is a training batch for every P, and the
+# population statistics are those of all ranks' rows (sums over ranks: rounding only)
+same_model "--batch-norm with --chunk-rows" 2 points.csv -- train --data moons.csv --batch-norm --chunk-rows 32 "${flags[@]}" \
+  --precision double
 
 # --chunk-rows: the same model file, byte for byte, for one process and P = 2, 4 (float, 8 epochs)
 chunk_flags=(--flow realnvp --layers 4 --hidden 16 --epochs 8 --batch 128 --seed 3 --chunk-rows 32)

@@ -38,6 +38,31 @@ FlowStack<S> small_glow(Random& rng) {
   return flow;
 }
 
+// Coupling, batch normalisation (population statistics), coupling.
+template <class S>
+FlowStack<S> small_batch_norm_flow(Random& rng) {
+  FlowStack<S> flow(2);
+  flow.append(AffineCoupling<S>::make(alternating_mask<S>(2, 0), {16, 2, Activation::relu}, Conditioner::separate,
+                                      ScaleActivation::tanh, rng));
+  flow.append(BatchNorm<S>(2));
+  flow.append(AffineCoupling<S>::make(alternating_mask<S>(2, 1), {16, 2, Activation::relu}, Conditioner::separate,
+                                      ScaleActivation::tanh, rng));
+  return flow;
+}
+
+// The batch-norm layers' means and variances, in order.
+template <class S>
+std::vector<double> statistics_of(const FlowStack<S>& flow) {
+  std::vector<double> out;
+  for (std::size_t k = 0; k < flow.size(); ++k)
+    if (const auto* norm = dynamic_cast<const BatchNorm<S>*>(&flow.layer(k)))
+      for (Index j = 0; j < norm->dim(); ++j) {
+        out.push_back(static_cast<double>(norm->mean()(j)));
+        out.push_back(static_cast<double>(norm->variance()(j)));
+      }
+  return out;
+}
+
 template <class S>
 std::vector<double> flat_values(FlowStack<S>& flow) {
   std::vector<double> out;
@@ -53,7 +78,7 @@ double max_difference(const std::vector<double>& a, const std::vector<double>& b
 }
 
 struct Run {
-  std::vector<double> values;
+  std::vector<double> values, statistics;
   TrainResult result;
 };
 
@@ -61,9 +86,10 @@ struct Run {
 // `communicator` is set, everything otherwise), from the same seeds on every rank.
 template <class S>
 Run train_on(const Matrix<double>& train_rows, const Matrix<double>& validation_rows, Communicator* communicator,
-             std::vector<Index> shard_rows = {}, bool dequantize = false, Index chunk_rows = 0, Index epochs = 6) {
+             std::vector<Index> shard_rows = {}, bool dequantize = false, Index chunk_rows = 0, Index epochs = 6,
+             bool batch_norm = false) {
   Random rng(7);
-  FlowStack<S> flow = small_glow<S>(rng);
+  FlowStack<S> flow = batch_norm ? small_batch_norm_flow<S>(rng) : small_glow<S>(rng);
   AdamW<S> optimizer(flow.parameters());
   TrainOptions options;
   options.epochs = epochs;
@@ -80,6 +106,7 @@ Run train_on(const Matrix<double>& train_rows, const Matrix<double>& validation_
   Run run;
   run.result = train(flow, optimizer, Matrix<S>(train_rows.cast<S>()), Matrix<S>(validation_rows.cast<S>()), options);
   run.values = flat_values(flow);
+  run.statistics = statistics_of(flow);
   return run;
 }
 
@@ -184,6 +211,40 @@ TEST_CASE("chunked sums give the same bits for every number of ranks, and in one
   const Run many_float = train_on<float>(my_shard(data.train), my_shard(data.validation), &world(), {}, false, 16, 10);
   CHECK(max_difference(one_float.values, many_float.values) == 0);
   CHECK_THROWS_WITH(train_on<double>(data.train, data.validation, nullptr, {}, false, 16), Catch::Contains("need a communicator"));
+}
+
+TEST_CASE("batch normalisation: population statistics of every rank's rows together", "[mpi]") {
+  const Data data = moons();
+  SingleProcess alone;
+  // Chunked, each chunk is a training batch for every P, so training is the one process's;
+  // the population statistics are sums over ranks (their rounding only).
+  const Run one = train_on<double>(data.train, data.validation, &alone, {}, false, 16, 6, true);
+  const Run many = train_on<double>(my_shard(data.train), my_shard(data.validation), &world(), {}, false, 16, 6, true);
+  INFO("ranks " << world().size() << ", worst parameter difference " << max_difference(one.values, many.values)
+                << ", worst statistic difference " << max_difference(one.statistics, many.statistics));
+  CHECK(max_difference(one.values, many.values) < 1e-12);
+  CHECK(max_difference(one.statistics, many.statistics) < 1e-12);
+  CHECK(same_on_every_rank(many.statistics));
+  // Plain sums: each rank's rows of a batch normalise themselves (a model of its own), but
+  // the statistics it keeps are those of all training rows under its final parameters.
+  const Run plain = train_on<double>(my_shard(data.train), my_shard(data.validation), &world(), {}, false, 0, 6, true);
+  Random rng(7);
+  FlowStack<double> again = small_batch_norm_flow<double>(rng);
+  std::size_t at = 0;
+  for (auto* p : again.parameters())
+    for (Index i = 0; i < p->value.size(); ++i) p->value.data()[i] = plain.values[at++];
+  again.update_statistics(data.train);  // one process, all rows
+  CHECK(max_difference(statistics_of(again), plain.statistics) < 1e-12);
+  // Dequantised: the statistics' fixed noise draw is the one process's on every row.
+  Random counts_rng(9);
+  Matrix<double> counts(300, 2);
+  for (Index i = 0; i < counts.rows(); ++i)
+    for (Index j = 0; j < 2; ++j) counts(i, j) = std::floor(4 * counts_rng.uniform()) + j * std::floor(3 * counts_rng.uniform());
+  const Matrix<double> validation = counts.topRows(60).array() + 0.5;
+  const Run one_noisy = train_on<double>(counts, validation, &alone, {}, true, 16, 6, true);
+  const Run many_noisy = train_on<double>(my_shard(counts), my_shard(validation), &world(), {}, true, 16, 6, true);
+  CHECK(max_difference(one_noisy.statistics, many_noisy.statistics) < 1e-12);
+  CHECK(max_difference(one_noisy.values, many_noisy.values) < 1e-12);
 }
 
 TEST_CASE("pooled moments and covariance over the ranks are the one process's of all rows", "[mpi]") {

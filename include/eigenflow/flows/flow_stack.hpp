@@ -178,13 +178,14 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
   /// Sets each such layer's statistics from its own inputs over the data x
   /// (Layer::update_statistics), layer by layer in evaluation mode, so each
   /// layer sees what the ones before it give with their new statistics; does
-  /// nothing (no pass) when no layer keeps any.
-  void update_statistics(const Matrix<S>& x) { statistics_pass(x, nullptr); }
-  void update_statistics(const Matrix<S>& x, const Matrix<S>& c) {
+  /// nothing (no pass) when no layer keeps any. With a communicator x is this
+  /// rank's share and each layer's statistics are those of all ranks' inputs.
+  void update_statistics(const Matrix<S>& x, Communicator* communicator = nullptr) { statistics_pass(x, nullptr, communicator); }
+  void update_statistics(const Matrix<S>& x, const Matrix<S>& c, Communicator* communicator = nullptr) {
     check_context("FlowStack.update_statistics", x, c);
     if (!has_statistics()) return;
     const Matrix<S> features = context_features(c);
-    statistics_pass(x, &features);
+    statistics_pass(x, &features, communicator);
   }
 
   /// Every layer's parameters in order, then the base's.
@@ -301,7 +302,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
     }
   }
 
-  void statistics_pass(const Matrix<S>& x, const Matrix<S>* c) {
+  void statistics_pass(const Matrix<S>& x, const Matrix<S>* c, Communicator* communicator) {
     check_input("FlowStack.update_statistics", x);
     if (!c) detail::require_unconditional("FlowStack.update_statistics", context_dim_);
     if (!has_statistics()) return;
@@ -310,7 +311,7 @@ class FlowStack : public FlowMethods<FlowStack<S>, S> {
       if (layers_[k]->has_statistics()) last = k;
     Matrix<S> points = preprocess_ ? preprocess_->forward(x).points : x;
     for (std::size_t k = 0; k <= last; ++k) {
-      layers_[k]->update_statistics(points);
+      layers_[k]->update_statistics(points, communicator);
       if (k < last) points = apply(*layers_[k], points, c, false).points;
     }
   }

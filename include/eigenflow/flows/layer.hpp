@@ -20,6 +20,7 @@
 #include "eigenflow/autodiff/ops.hpp"
 #include "eigenflow/core/checks.hpp"
 #include "eigenflow/core/matrix_ops.hpp"
+#include "eigenflow/train/communicator.hpp"
 
 namespace eigenflow {
 
@@ -89,8 +90,13 @@ class Layer {
   /// Whether the layer keeps population statistics of its inputs (BatchNorm),
   /// which update_statistics sets from the training data: the trainer then
   /// calls it through the stack whenever the parameters it evaluates change.
+  /// With a communicator the inputs are this rank's share and the statistics
+  /// those of every rank's inputs together (a collective call).
   virtual bool has_statistics() const { return false; }
-  virtual void update_statistics(const Matrix<S>& inputs) { (void)inputs; }
+  virtual void update_statistics(const Matrix<S>& inputs, Communicator* communicator = nullptr) {
+    (void)inputs;
+    (void)communicator;
+  }
   virtual std::unique_ptr<Layer<S>> clone() const = 0;
 
  protected:

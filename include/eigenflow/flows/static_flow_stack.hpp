@@ -103,17 +103,17 @@ class StaticFlowStack : public FlowMethods<StaticFlowStack<First, Rest...>, type
   bool has_statistics() const {
     return std::apply([](const auto&... layer) { return (layer.has_statistics() || ...); }, layers_);
   }
-  void update_statistics(const Matrix<Scalar>& x) {
+  void update_statistics(const Matrix<Scalar>& x, Communicator* communicator = nullptr) {
     check_input("StaticFlowStack.update_statistics", x);
     if (!has_statistics()) return;
     Matrix<Scalar> points = x;
-    std::apply([&points](auto&... layer) { ((layer.update_statistics(points), points = layer.forward(points).points), ...); }, layers_);
+    std::apply([&points, communicator](auto&... layer) { ((layer.update_statistics(points, communicator), points = layer.forward(points).points), ...); }, layers_);
   }
-  void update_statistics(const Matrix<Scalar>& x, const Matrix<Scalar>& c) {
+  void update_statistics(const Matrix<Scalar>& x, const Matrix<Scalar>& c, Communicator* communicator = nullptr) {
     check_input("StaticFlowStack.update_statistics", x, &c);
     if (!has_statistics()) return;
     Matrix<Scalar> points = x;
-    std::apply([&](auto&... layer) { ((layer.update_statistics(points), points = layer.forward(points, c).points), ...); }, layers_);
+    std::apply([&](auto&... layer) { ((layer.update_statistics(points, communicator), points = layer.forward(points, c).points), ...); }, layers_);
   }
 
   ParameterList<Scalar> parameters() {

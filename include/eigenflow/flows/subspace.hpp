@@ -102,12 +102,12 @@ class Subspace : public Layer<S> {
       if (layer->has_statistics()) return true;
     return false;
   }
-  void update_statistics(const Matrix<S>& inputs) override {
+  void update_statistics(const Matrix<S>& inputs, Communicator* communicator = nullptr) override {
     if (!has_statistics()) return;
     check_points("update_statistics", inputs);
     Matrix<S> u = inputs.leftCols(active_);
     for (auto& layer : inner_) {
-      layer->update_statistics(u);
+      layer->update_statistics(u, communicator);
       u = layer->forward(u).points;
     }
   }

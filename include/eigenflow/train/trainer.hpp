@@ -107,7 +107,9 @@ struct TrainOptions {
   /// model is the one-process model (same seed, same global data) up to the order of the
   /// sums' additions (P = 1: bit-identical). Callbacks run on every rank with the same
   /// reports and checkpoints; rank 0's on_epoch answer decides whether to go on.
-  /// Not yet for flows that keep population statistics (BatchNorm).
+  /// Population statistics (BatchNorm) are those of every rank's training rows together;
+  /// a training pass normalises by its own rows, as each thread's rows do in one process
+  /// (each rank's rows of a batch, or with chunk_rows each chunk, are a batch).
   Communicator* communicator = nullptr;
   /// The global index of each training row of this rank's shard; empty: the shards in
   /// rank order (rank r's rows follow rank r − 1's).
@@ -279,8 +281,6 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     require_integer_columns("train (training data)", train_data, options.dequantize);
     if (options.chunk_rows < 0) throw ValueError("train: chunk rows must be non-negative, found " + std::to_string(options.chunk_rows));
     if (options.chunk_rows > 0 && !group) throw ValueError("train: chunk rows need a communicator (SingleProcess in one process)");
-    if (group && group->size() > 1 && keeps_statistics)
-      throw ValueError("train: data-parallel training of a flow with batch normalisation is not available yet");
   };
   Index validation_rows = validation_data.rows();  // global
   detail::ShardLayout shards;
@@ -363,19 +363,26 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
   // set from the training data, as training sees it (one fixed draw of the
   // dequantisation noise; no jitter), whenever those parameters change before an
   // evaluation, and at the end.
+  // Data-parallel: the statistics of every rank's rows together, each global row with
+  // the noise one process gives it (every rank draws every row's, keeping its own).
   Matrix<S> statistics_data;
   if (keeps_statistics && dequantizing) {
     statistics_data = train_data;
     Random noise(options.seed ^ 0x5eed5eed5eed5eedULL);
-    for (Index i = 0; i < statistics_data.rows(); ++i)
-      for (const Index j : options.dequantize) statistics_data(i, j) += static_cast<S>(noise.uniform());
+    for (Index g = 0; g < n; ++g) {
+      const Index i = group ? shards.local_row[static_cast<std::size_t>(g)] : g;
+      for (const Index j : options.dequantize) {
+        const double u = noise.uniform();
+        if (i >= 0) statistics_data(i, j) += static_cast<S>(u);
+      }
+    }
   }
   auto refresh_statistics = [&] {
     if constexpr (detail::has_statistics_query<Flow>::value) {
       if (!keeps_statistics) return;
       const Matrix<S>& data = dequantizing ? statistics_data : train_data;
-      if (train_context) flow.update_statistics(data, *train_context);
-      else flow.update_statistics(data);
+      if (train_context) flow.update_statistics(data, *train_context, group);
+      else flow.update_statistics(data, group);
     }
   };
   // With chunks, every rank holds the whole validation set (the shards in rank order) and

@@ -19,9 +19,11 @@
 #pragma once
 
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "eigenflow/flows/layer.hpp"
+#include "eigenflow/train/pooled_statistics.hpp"
 
 namespace eigenflow {
 
@@ -62,11 +64,24 @@ class BatchNorm : public LayerBase<BatchNorm<S>, S> {
 
   bool has_statistics() const override { return true; }
   /// m, v = the mean and (biased, as a batch's) variance of each column of `inputs`,
-  /// the data's own rows, accumulated in double.
-  void update_statistics(const Matrix<S>& inputs) override {
+  /// the data's own rows, accumulated in double; with a communicator, of every rank's
+  /// inputs together (pooled_mean_and_variance), refused on every rank when one's are bad.
+  void update_statistics(const Matrix<S>& inputs, Communicator* communicator = nullptr) override {
+    if (communicator) {
+      std::exception_ptr failure;
+      try {
+        check_statistics_inputs(inputs);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      detail::agree_or_throw(*communicator, failure, "batch_norm.update_statistics");
+      const auto [mean, variance] = pooled_mean_and_variance(*communicator, inputs.template cast<double>());
+      mean_ = mean.template cast<S>();
+      variance_ = variance.template cast<S>();
+      return;
+    }
     if (inputs.rows() == 0) return;
-    detail::require_columns("batch_norm.update_statistics", inputs, dim());
-    detail::require_finite("batch_norm.update_statistics", inputs);
+    check_statistics_inputs(inputs);
     const auto n = static_cast<double>(inputs.rows());
     for (Index j = 0; j < dim(); ++j) {
       const auto column = inputs.col(j).template cast<double>().array();
@@ -95,6 +110,10 @@ class BatchNorm : public LayerBase<BatchNorm<S>, S> {
   }
 
  private:
+  void check_statistics_inputs(const Matrix<S>& inputs) const {
+    detail::require_columns("batch_norm.update_statistics", inputs, dim());
+    detail::require_finite("batch_norm.update_statistics", inputs);
+  }
   // a = log γ − ½·log(v + ε), one entry per dimension
   template <class C>
   typename C::Value log_scale_of(C& context, const typename C::Value& variance) const {
