@@ -23,6 +23,8 @@
   prefix int train_command<S>(const Options&, const RowsInMemory*);                                                \
   prefix TrainedFlow<S> fit_flow<S>(const Options&, const DataSplit&, const DataSplit&, const std::vector<Index>&, \
                                     const Bounds&, std::optional<DataSplit>&, const Shards*);                      \
+  prefix TrainedFlow<S> fit_default_beyond_2d<S>(const Options&, const Options&, const DataSplit&, const DataSplit&, \
+                                                 const Shards*);                                                   \
   prefix int fit_command<S>(const Options&);                                                                       \
   prefix FitResult fit_with_flags<S>(FlowStack<S>&, const Target<S>&, const Options&);                             \
   prefix FlowStack<S> build_flow<S>(const FlowSpec&, Index, Random&, Index);                                       \

@@ -19,14 +19,8 @@
 
 namespace eigenflow::cli {
 
-/// The flags whose work is not data-parallel yet, refused with what to do instead.
-inline void check_data_parallel_flags(const Options& o) {
-  require(!o.active, "under mpirun: the subspace flow (--active) is not data-parallel yet; name another flow with --flow");
-}
-
 template <class S>
 int train_data_parallel_command(const Options& given, Communicator& communicator) {
-  check_data_parallel_flags(given);
   const bool reporting = communicator.rank() == 0;
   std::string failure;  // the model file is rank 0's: only its file system need hold it
   if (reporting) try {
@@ -38,14 +32,15 @@ int train_data_parallel_command(const Options& given, Communicator& communicator
   Shards shards = load_shards(given, communicator);
   const Index dim = shards.rows.train.cols(), context_dim = shards.context.train.cols();
   const Options o = with_data_defaults(given, shards.training, dim, context_dim);
-  require(o.flow.family != "subspace",
-          "under mpirun: name the flow with --flow (the default beyond 2D, a search over subspace flows, is not data-parallel yet)");
+  check_subspace_flags(o, dim);
   if (reporting)
     std::printf("data-parallel ranks=%d rows=%lld (each rank read its part)\n", communicator.size(),
                 static_cast<long long>(shards.training + shards.validation + shards.test));
   check_preprocessing_combination(given, context_dim);
   std::optional<DataSplit> noisy;  // dequantised data: the one process's fixed draw of this rank's rows
-  const TrainedFlow<S> fitted = fit_flow<S>(o, shards.rows, shards.context, dequantized_columns(o, dim), bounds_of(o), noisy, &shards);
+  const TrainedFlow<S> fitted =
+      o.flow.family == "subspace" ? fit_default_beyond_2d<S>(given, o, shards.rows, shards.context, &shards)
+                                  : fit_flow<S>(o, shards.rows, shards.context, dequantized_columns(o, dim), bounds_of(o), noisy, &shards);
 
   // −Σ log p of each split over every rank's rows, then its mean.
   std::vector<double> totals(3, 0.0);

@@ -181,7 +181,7 @@ inline void check_preprocessing_combination(const Options& o, Index context_dim)
 /// --dequantize and --bounded: refuse data they cannot describe, naming the row (counted
 /// from first_row: data may be one rank's block of the rows) and column.
 inline void check_preprocessing_flags(const Options& o, const std::vector<Index>& integer_columns, const Bounds& bounds,
-                                      const Matrix<double>& data, Index first_row = 0) {
+                                      const Eigen::Ref<const Matrix<double>>& data, Index first_row = 0) {
   require_integer_columns("--dequantize: the data", data, integer_columns, first_row);
   if (!bounds) return;
   const auto [lo, hi] = *bounds;

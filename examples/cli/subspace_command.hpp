@@ -12,6 +12,7 @@
 #include <string>
 
 #include "options.hpp"
+#include "shards.hpp"
 
 namespace eigenflow::cli {
 
@@ -44,10 +45,12 @@ inline void check_subspace_combination(const Options& o, Index context_dim) {
   require(o.optimizer == "adamw", "the subspace flow trains with adamw");
 }
 
-/// The search over k (or the fixed --active k), one line per candidate; the chosen line is the caller's.
+/// The search over k (or the fixed --active k), one line per candidate; the chosen line is
+/// the caller's. Under mpirun (shards) data-parallel, rank 0 alone reporting progress.
 template <class S>
-SubspaceFit<S> fit_subspace(const Options& o, const DataSplit& split) {
+SubspaceFit<S> fit_subspace(const Options& o, const DataSplit& split, const Shards* shards = nullptr) {
   const Index dim = split.train.cols();
+  Communicator* const communicator = shards ? shards->communicator : nullptr;
   SubspaceFlowOptions model;
   model.layers = o.flow.resolved_layers();
   model.conditioner = {o.flow.resolved_hidden(), o.flow.depth, o.flow.activation, 0};
@@ -59,9 +62,15 @@ SubspaceFit<S> fit_subspace(const Options& o, const DataSplit& split) {
   search.optimizer.learning_rate = o.lr;
   search.optimizer.weight_decay = o.weight_decay;
   search.seed = o.seed + 1;
-  search.training = training_options(o, split.train.rows(), split.validation.rows(), Standardization::fit(split.train).scale);
+  const Standardization scale = communicator ? fit_standardization(*communicator, split.train) : Standardization::fit(split.train);
+  search.training = training_options(o, shards ? shards->training : split.train.rows(),
+                                     shards ? shards->validation : split.validation.rows(), scale.scale);
+  if (shards) {
+    search.training.communicator = communicator;
+    search.training.shard_rows = shards->training_rows;
+  }
   ProgressPrinter progress;
-  search.training.on_epoch = reporting_to(progress, o.on_epoch);
+  if (!communicator || communicator->rank() == 0) search.training.on_epoch = reporting_to(progress, o.on_epoch);
   search.on_candidate = [&progress](const SubspaceCandidate& c) {
     progress.finish();
     std::printf("candidate k=%lld val_nll=%s epochs=%lld seconds=%.1f%s\n", static_cast<long long>(c.active),
@@ -73,7 +82,7 @@ SubspaceFit<S> fit_subspace(const Options& o, const DataSplit& split) {
               "budget=%gs (N=%lld training rows, D=%lld, k %s)\n",
               static_cast<long long>(model.layers), static_cast<long long>(model.conditioner.hidden),
               static_cast<long long>(model.spline.bins), o.batch, o.epochs, o.patience, o.weight_decay, search.budget_seconds,
-              static_cast<long long>(split.train.rows()), static_cast<long long>(dim),
+              static_cast<long long>(shards ? shards->training : split.train.rows()), static_cast<long long>(dim),
               o.active ? ("fixed at " + std::to_string(*o.active)).c_str() : "searched on validation");
   std::fflush(stdout);
 

@@ -181,9 +181,10 @@ TrainedFlow<S> fit_flow(const Options& o, const DataSplit& split, const DataSpli
 /// 12–16 of 30) nsf wins; on wine's 18 validation rows neither is clearly better, and the
 /// lower mean alone kept the subspace flow 0.10 nats worse on test.
 template <class S>
-TrainedFlow<S> fit_default_beyond_2d(const Options& given, const Options& o, const DataSplit& split, const DataSplit& context) {
+TrainedFlow<S> fit_default_beyond_2d(const Options& given, const Options& o, const DataSplit& split, const DataSplit& context,
+                                     const Shards* shards) {
   check_subspace_combination(o, context.train.cols());
-  SubspaceFit<S> fit = fit_subspace<S>(o, split);
+  SubspaceFit<S> fit = fit_subspace<S>(o, split, shards);
   double subspace_val = NAN;
   for (const auto& candidate : fit.candidates)
     if (candidate.active == fit.active) subspace_val = candidate.validation_nll;
@@ -197,12 +198,19 @@ TrainedFlow<S> fit_default_beyond_2d(const Options& given, const Options& o, con
 
   Options nsf_options = given;
   nsf_options.flow.family = "nsf";
-  nsf_options = with_data_defaults(nsf_options, split.train.rows(), split.train.cols());
+  nsf_options = with_data_defaults(nsf_options, shards ? shards->training : split.train.rows(), split.train.cols());
   std::optional<DataSplit> unused;
-  TrainedFlow<S> nsf = fit_flow<S>(nsf_options, split, context, {}, Bounds(), unused);
+  TrainedFlow<S> nsf = fit_flow<S>(nsf_options, split, context, {}, Bounds(), unused, shards);
   const Matrix<S> validation = as_scalar<S>(split.validation);
-  const Eigen::ArrayXd gain = (subspace.flow.log_prob(validation) - nsf.flow.log_prob(validation)).template cast<double>().array();
-  const double nsf_val = mean_negative_log_likelihood(nsf.flow, validation);
+  const ColumnVector<S> nsf_log_p = nsf.flow.log_prob(validation);
+  Eigen::ArrayXd gain = (subspace.flow.log_prob(validation) - nsf_log_p).template cast<double>().array();
+  double nsf_val = -nsf_log_p.template cast<double>().sum();
+  if (shards) {  // every rank's rows: the same gains and NLL on every rank, so the same choice
+    const std::vector<double> all = shards->communicator->gather(std::vector<double>(gain.data(), gain.data() + gain.size()));
+    gain = Eigen::Map<const Eigen::ArrayXd>(all.data(), static_cast<Index>(all.size()));
+    shards->communicator->sum(&nsf_val, 1);
+  }
+  nsf_val /= static_cast<double>(gain.size());
   std::printf("candidate nsf val_nll=%s epochs=%lld seconds=%.1f\n", format_nll(nsf_val).c_str(), static_cast<long long>(nsf.epochs),
               nsf.seconds);
   if (detail::clearly_better(gain)) {
@@ -281,7 +289,7 @@ int train_command(const Options& given, const RowsInMemory* memory = nullptr) {
   const Options o = with_data_defaults(given, split.train.rows(), dim, context_dim);
   check_subspace_flags(o, dim);
   std::optional<DataSplit> noisy;  // dequantised data: one fixed draw (fit_flow)
-  TrainedFlow<S> fitted = o.flow.family == "subspace" ? fit_default_beyond_2d<S>(given, o, split, context)
+  TrainedFlow<S> fitted = o.flow.family == "subspace" ? fit_default_beyond_2d<S>(given, o, split, context, nullptr)
                                                       : fit_flow<S>(o, split, context, integer_columns, bounds, noisy);
   const DataSplit& evaluated = noisy ? *noisy : split;
   const FlowStack<S>& flow = fitted.flow;

@@ -77,6 +77,16 @@ same_model "--dequantize" 2 int_points.csv -- train --data ints.csv --dequantize
 grep -q '^bits_per_dim ' p_x.txt && pass || fail "--dequantize under mpirun prints no bits per dimension"
 same_model "--bounded" 2 points.csv -- train --data moons.csv --bounded=-3,3 "${flags[@]}" --precision double
 same_model "--start gaussian" 2 points.csv -- train --data moons.csv --start gaussian "${flags[@]}" --precision double
+# the default beyond 2D: the search over the subspace flow's k (pursuit directions and
+# whitening from all ranks' rows, rank 0's clock for the budget), then nsf, the choice on
+# every rank's validation rows
+"$EIGENFLOW" generate --dataset mixed-moons --dim 4 --n 1500 --seed 4 --out mixed.csv >/dev/null
+"$EIGENFLOW" generate --dataset mixed-moons --dim 4 --n 300 --seed 5 --out mixed_points.csv >/dev/null
+same_model "the default beyond 2D" 2 mixed_points.csv -- train --data mixed.csv --epochs 3 --batch 128 --layers 2 --hidden 16 \
+  --seed 3 --precision double
+grep -q '^candidate nsf ' p_x.txt && pass || fail "the default beyond 2D under mpirun: no nsf candidate line: $(head -c 300 p_x.txt)"
+same_model "--active 2" 2 mixed_points.csv -- train --data mixed.csv --active 2 --epochs 3 --batch 128 --layers 2 --hidden 16 \
+  --seed 3 --precision double
 # batch normalisation: with --chunk-rows each chunk is a training batch for every P, and the
 # population statistics are those of all ranks' rows (sums over ranks: rounding only)
 same_model "--batch-norm with --chunk-rows" 2 points.csv -- train --data moons.csv --batch-norm --chunk-rows 32 "${flags[@]}" \
@@ -146,8 +156,6 @@ expect_failure "ranks given different flags" "same command line" out.json -- \
   -np 1 "$EIGENFLOW" "${train_args[@]}" --epochs 5 --out out.json
 expect_failure "another command under mpirun" "only train runs" "" -- \
   ranks 2 "$EIGENFLOW" sample --model one.json --n 10 --out s.csv
-expect_failure "a flag that is not data-parallel yet" "--active" out.json -- \
-  ranks 2 "$EIGENFLOW" train --data moons.csv --active 1 --epochs 1 --out out.json
 { cat ints.csv; echo "0.5,1"; } >bad_ints.csv  # row 3000 (counted from 0) is the last rank's
 expect_failure "a non-integer row under --dequantize, named as one process names it" "rank 1: .*row 3000, column 0" out.json -- \
   ranks 2 "$EIGENFLOW" train --data bad_ints.csv --dequantize "${flags[@]}" --out out.json

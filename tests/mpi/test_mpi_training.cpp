@@ -247,6 +247,36 @@ TEST_CASE("batch normalisation: population statistics of every rank's rows toget
   CHECK(max_difference(one_noisy.values, many_noisy.values) < 1e-12);
 }
 
+TEST_CASE("the subspace flow's search over k is the one process's", "[mpi]") {
+  Random rng(6);
+  const Matrix<double> data = generate_dataset("mixed-moons", 900, rng, std::nullopt, Index(4));
+  const DataSplit split = split_dataset(data, 0.2, 0.0, rng);
+  SubspaceFlowOptions model;
+  model.layers = 2;
+  model.conditioner = {16, 2, Activation::relu};
+  model.pursuit.max_rows = 300;  // fewer than the 720 training rows: the pursuit's subset is drawn, then gathered
+  SubspaceSearchOptions search;
+  search.seed = 2;
+  search.training.epochs = 3;
+  search.training.batch_size = 64;
+  search.training.threads = 1;
+  search.training.seed = 5;
+  auto alone = fit_subspace_flow<double>(split.train, split.validation, model, search);
+  SubspaceSearchOptions together = search;
+  together.training.communicator = &world();
+  auto many = fit_subspace_flow<double>(my_shard(split.train), my_shard(split.validation), model, together);
+  CHECK(many.active == alone.active);
+  CHECK(many.candidates.size() == alone.candidates.size());
+  for (std::size_t k = 0; k < std::min(alone.candidates.size(), many.candidates.size()); ++k) {
+    CHECK(many.candidates[k].active == alone.candidates[k].active);
+    CHECK(many.candidates[k].epochs == alone.candidates[k].epochs);
+    CHECK(many.candidates[k].validation_nll == Approx(alone.candidates[k].validation_nll).epsilon(1e-10));
+  }
+  INFO("worst parameter difference " << max_difference(flat_values(alone.flow), flat_values(many.flow)));
+  CHECK(max_difference(flat_values(alone.flow), flat_values(many.flow)) < 1e-9);
+  CHECK(same_on_every_rank(flat_values(many.flow)));
+}
+
 TEST_CASE("pooled moments and covariance over the ranks are the one process's of all rows", "[mpi]") {
   Random rng(3);
   Matrix<double> x(301, 3);  // an odd count: the shards differ in size

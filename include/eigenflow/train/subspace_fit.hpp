@@ -17,9 +17,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -32,6 +34,9 @@
 #include "eigenflow/flows/spline/spline_coupling.hpp"
 #include "eigenflow/flows/subspace.hpp"
 #include "eigenflow/optim/adam.hpp"
+#include "eigenflow/train/communicator.hpp"
+#include "eigenflow/train/data_parallel.hpp"
+#include "eigenflow/train/pooled_statistics.hpp"
 #include "eigenflow/train/projection_pursuit.hpp"
 #include "eigenflow/train/trainer.hpp"
 
@@ -73,7 +78,11 @@ struct SubspaceSearchOptions {
     return o;
   }();
   /// epochs, batch size, patience, threads, seed, on_epoch (progress; false stops the
-  /// candidate), ... of each candidate's training; no checkpoints or resume
+  /// candidate), ... of each candidate's training; no checkpoints or resume. With a
+  /// communicator the search is data-parallel: the rows fit_subspace_flow is given are
+  /// this rank's shards (shard_rows naming the training rows' global indices, as train
+  /// takes them), every statistic is pooled over the ranks, and rank 0's clock decides
+  /// the budget, so every rank trains the same candidates to the same model.
   TrainOptions training = [] {
     TrainOptions t;
     t.epochs = 200;
@@ -113,22 +122,62 @@ inline Matrix<double> pursuit_rotation(const Matrix<double>& standardized, const
                                        const ProjectionPursuitOptions& options) {
   return projection_pursuit(standardized * whitening.transpose(), rng, options).rotation;
 }
+
+/// fit_subspace_flow's start of R, found once for every candidate: the projection-pursuit
+/// directions of the rows projection_pursuit indexes — all N training rows, or its random
+/// subset of max_rows, drawn from rng as it draws one — standardised and whitened by their
+/// own moments. Over several ranks (global_rows[i]: the global index of this rank's row i)
+/// every rank gathers those rows in that order, so every rank and one process compute the
+/// directions from the same bits: the search picks the best of several restarts, and a
+/// rounding difference in its input can change which (tests/mpi).
+inline Matrix<double> pursuit_start(const Matrix<double>& training_rows, Communicator* communicator,
+                                    const std::vector<Index>& global_rows, Index total_rows, Random& rng,
+                                    const ProjectionPursuitOptions& options) {
+  std::vector<Index> chosen(static_cast<std::size_t>(total_rows));
+  std::iota(chosen.begin(), chosen.end(), Index(0));
+  if (total_rows > options.max_rows) {  // projection_pursuit's own subset
+    rng.shuffle(chosen.begin(), chosen.end());
+    chosen.resize(static_cast<std::size_t>(options.max_rows));
+  }
+  Matrix<double> rows;
+  if (communicator) {
+    std::vector<Index> place(static_cast<std::size_t>(total_rows), -1);  // global row → its place among the chosen
+    for (std::size_t k = 0; k < chosen.size(); ++k) place[static_cast<std::size_t>(chosen[k])] = static_cast<Index>(k);
+    std::vector<Index> mine, positions;
+    for (std::size_t i = 0; i < global_rows.size(); ++i)
+      if (place[static_cast<std::size_t>(global_rows[i])] >= 0) {
+        mine.push_back(static_cast<Index>(i));
+        positions.push_back(place[static_cast<std::size_t>(global_rows[i])]);
+      }
+    const Matrix<double> sent = select_rows(training_rows, mine, 0, mine.size());
+    Matrix<double> no_context;
+    gather_batch(*communicator, static_cast<Index>(chosen.size()), positions, sent, Matrix<double>(sent.rows(), 0), rows, no_context);
+  } else {
+    rows = select_rows(training_rows, chosen, 0, chosen.size());
+  }
+  const Matrix<double> standardized = Standardization::fit(rows).apply(rows);
+  return pursuit_rotation(standardized, zca_whitening<double>(standardized).weight(), rng, options);  // (no subset left to draw)
+}
 }  // namespace detail
 
 /// The untrained model of k active coordinates for these training rows (raw units):
 /// it starts as their full-covariance Gaussian.
 template <class S>
-FlowStack<S> subspace_flow(const Matrix<double>& train, Index active, const SubspaceFlowOptions& options, Random& rng) {
+FlowStack<S> subspace_flow(const Matrix<double>& train, Index active, const SubspaceFlowOptions& options, Random& rng,
+                           Communicator* communicator = nullptr) {
   const Index dim = train.cols();
   if (active < 0 || active > dim)
     throw ValueError("subspace_flow: the active dimension must be in [0, " + std::to_string(dim) + "], found " +
                      std::to_string(active));
   if (options.layers < 1) throw ValueError("subspace_flow: layers must be at least 1, found " + std::to_string(options.layers));
-  const Standardization standardization = Standardization::fit(train);  // refuses NaN, Inf and constant columns
+  // (with a communicator: train is this rank's share, and both maps are fitted to every rank's rows)
+  const Standardization standardization =  // refuses NaN, Inf and constant columns
+      communicator ? fit_standardization(*communicator, train) : Standardization::fit(train);
   FlowStack<S> flow(dim);
   flow.set_preprocess(standardization.shift.cast<S>(), standardization.scale.cast<S>());
   const Matrix<double> standardized = standardization.apply(train);
-  const LuLinear<S> whitening = zca_whitening<S>(standardized);
+  const LuLinear<S> whitening = communicator ? zca_whitening_of_covariance<S>(pooled_covariance(*communicator, standardized))
+                                             : zca_whitening<S>(standardized);
   flow.append(whitening);
   if (options.rotation.size() > 0) {
     if (options.rotation.rows() != dim || options.rotation.cols() != dim)
@@ -136,6 +185,8 @@ FlowStack<S> subspace_flow(const Matrix<double>& train, Index active, const Subs
                        detail::shape_string(options.rotation.rows(), options.rotation.cols()));
     flow.append(LuLinear<S>::factorize(options.rotation));
   } else if (options.start == SubspaceStart::pursuit) {
+    if (communicator)
+      throw ValueError("subspace_flow: over several ranks give the pursuit directions as options.rotation (fit_subspace_flow does)");
     flow.append(LuLinear<S>::factorize(detail::pursuit_rotation(standardized, whitening.weight().template cast<double>(), rng, options.pursuit)));
   } else {
     flow.append(options.start == SubspaceStart::identity ? LuLinear<S>::factorize(Matrix<double>::Identity(dim, dim))
@@ -160,61 +211,101 @@ template <class S>
 SubspaceFit<S> fit_subspace_flow(const Matrix<double>& training_rows, const Matrix<double>& validation,
                                  const SubspaceFlowOptions& model = {}, const SubspaceSearchOptions& search = {}) {
   const Index dim = training_rows.cols();
-  detail::require_positive_dim("fit_subspace_flow: the training rows' columns", dim);
-  if (validation.rows() > 0) {
-    detail::require_columns("fit_subspace_flow: validation rows", validation, dim);
-    detail::require_finite("fit_subspace_flow: validation rows", validation);
+  Communicator* const group = search.training.communicator;  // null: one process
+  auto check_inputs = [&] {
+    detail::require_positive_dim("fit_subspace_flow: the training rows' columns", dim);
+    if (validation.rows() > 0) {
+      detail::require_columns("fit_subspace_flow: validation rows", validation, dim);
+      detail::require_finite("fit_subspace_flow: validation rows", validation);
+    }
+    if (search.active > dim)
+      throw ValueError("fit_subspace_flow: the active dimension must be in [0, " + std::to_string(dim) + "], found " +
+                       std::to_string(search.active));
+    if (!(search.budget_seconds >= 0 && std::isfinite(search.budget_seconds)))
+      throw ValueError("fit_subspace_flow: the budget must be a non-negative number of seconds, found " +
+                       std::to_string(search.budget_seconds));
+    if (search.training.on_checkpoint || search.training.resume)
+      throw ValueError("fit_subspace_flow: the search does not checkpoint or resume its candidates; leave them unset");
+  };
+  if (group) {  // one rank's bad rows end the search on every rank
+    std::exception_ptr failure;
+    try {
+      check_inputs();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    detail::agree_or_throw(*group, failure, "fit_subspace_flow");
+  } else {
+    check_inputs();
   }
-  if (search.active > dim)
-    throw ValueError("fit_subspace_flow: the active dimension must be in [0, " + std::to_string(dim) + "], found " +
-                     std::to_string(search.active));
-  if (search.active < 0 && validation.rows() == 0)
+  // Rows of every rank: the training rows' global indices (as train takes them) and the counts.
+  std::vector<Index> global_rows = search.training.shard_rows;
+  Index training_total = training_rows.rows(), validation_total = validation.rows();
+  if (group) {
+    const detail::RankBlock block = detail::RankBlock::of(*group, training_rows.rows());
+    training_total = block.global_rows;
+    if (global_rows.empty())
+      for (Index i = 0; i < training_rows.rows(); ++i) global_rows.push_back(block.first + i);
+    double validation_count = static_cast<double>(validation.rows());
+    group->sum(&validation_count, 1);
+    validation_total = static_cast<Index>(validation_count);
+  }
+  if (search.active < 0 && validation_total == 0)
     throw ValueError("fit_subspace_flow: choosing k needs validation rows (or give a fixed k)");
-  if (!(search.budget_seconds >= 0 && std::isfinite(search.budget_seconds)))
-    throw ValueError("fit_subspace_flow: the budget must be a non-negative number of seconds, found " +
-                     std::to_string(search.budget_seconds));
-  if (search.training.on_checkpoint || search.training.resume)
-    throw ValueError("fit_subspace_flow: the search does not checkpoint or resume its candidates; leave them unset");
 
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   const bool budgeted = search.budget_seconds > 0;
+  // Over the budget (rank 0's clock decides for every rank).
+  auto over_budget = [&] {
+    double over = budgeted && elapsed() >= search.budget_seconds ? 1.0 : 0.0;
+    if (group) over = group->gather({over})[0];
+    return over != 0;
+  };
   const Matrix<S> train_rows = training_rows.cast<S>(), validation_rows = validation.cast<S>();
   const std::vector<Index> ladder = search.active >= 0 ? std::vector<Index>{search.active} : subspace_ladder(dim);
 
   SubspaceFlowOptions shared = model;  // the pursuit directions, found once for every candidate
   if (model.start == SubspaceStart::pursuit && model.rotation.size() == 0 && ladder.back() > 0) {
     Random rng(search.seed);
-    const Matrix<double> standardized = Standardization::fit(training_rows).apply(training_rows);
-    shared.rotation = detail::pursuit_rotation(standardized, zca_whitening<double>(standardized).weight(), rng, model.pursuit);
+    shared.rotation = detail::pursuit_start(training_rows, group, global_rows, training_total, rng, model.pursuit);
   }
+  // −(1/N) Σ log p over every rank's validation rows (its training rows when there are none)
+  auto candidate_nll = [&](const FlowStack<S>& flow) {
+    const Matrix<S>& rows = validation_total > 0 ? validation_rows : train_rows;
+    if (!group) return mean_negative_log_likelihood(flow, rows);
+    double total = rows.rows() > 0 ? detail::total_nll(flow, rows, static_cast<const Matrix<S>*>(nullptr), 16384) : 0.0;
+    group->sum(&total, 1);
+    return total / static_cast<double>(validation_total > 0 ? validation_total : training_total);
+  };
   std::optional<SubspaceFit<S>> best;
   std::vector<SubspaceCandidate> candidates;
   bool exhausted = false;
   int worse_in_a_row = 0;
   for (const Index k : ladder) {
-    if (budgeted && elapsed() >= search.budget_seconds && !candidates.empty()) {
+    if (!candidates.empty() && over_budget()) {
       exhausted = true;
       break;
     }
     const double began = elapsed();
     Random rng(search.seed + static_cast<std::uint64_t>(k));
-    FlowStack<S> flow = subspace_flow<S>(training_rows, k, shared, rng);
+    FlowStack<S> flow = subspace_flow<S>(training_rows, k, shared, rng, group);
     SubspaceCandidate candidate;
     candidate.active = k;
     if (k > 0) {  // k = 0 starts at its maximum-likelihood fit: the Gaussian of the rows
       AdamW<S> optimizer(flow.parameters(), search.optimizer);
       TrainOptions options = search.training;
-      options.on_epoch = [&](const EpochReport& report) {
+      options.on_epoch = [&](const EpochReport& report) {  // (train takes rank 0's answer)
         candidate.cut_short = budgeted && elapsed() >= search.budget_seconds;
         const bool go_on = search.training.on_epoch ? search.training.on_epoch(report) : true;
         return go_on && !candidate.cut_short;
       };
-      const TrainResult result = validation.rows() > 0 ? train(flow, optimizer, train_rows, validation_rows, options)
-                                                       : train(flow, optimizer, train_rows, Matrix<S>(0, dim), options);
+      const TrainResult result = validation_total > 0 ? train(flow, optimizer, train_rows, validation_rows, options)
+                                                      : train(flow, optimizer, train_rows, Matrix<S>(0, dim), options);
       candidate.epochs = result.history.empty() ? 0 : result.history.back().epoch;
+      if (group) candidate.cut_short = group->gather({candidate.cut_short ? 1.0 : 0.0})[0] != 0;  // rank 0's
     }
-    candidate.validation_nll = mean_negative_log_likelihood(flow, validation.rows() > 0 ? validation_rows : train_rows);
+    candidate.validation_nll = candidate_nll(flow);
     candidate.seconds = elapsed() - began;
     candidates.push_back(candidate);
     if (search.on_candidate) search.on_candidate(candidate);
