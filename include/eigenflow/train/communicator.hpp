@@ -59,6 +59,23 @@ inline void agree_or_throw(Communicator& communicator, std::exception_ptr failur
   for (std::size_t rank = 0; rank < failed.size(); ++rank)
     if (failed[rank] != 0) throw RemoteError(where + ": rank " + std::to_string(rank) + " failed (its message says why)");
 }
+
+/// check() on this rank; with a communicator (collective) a failure on any rank throws
+/// on every rank (agree_or_throw), without one it throws here.
+template <class Check>
+void check_on_every_rank(Communicator* communicator, const std::string& where, const Check& check) {
+  if (!communicator) {
+    check();
+    return;
+  }
+  std::exception_ptr failure;
+  try {
+    check();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  agree_or_throw(*communicator, failure, where);
+}
 }  // namespace detail
 
 }  // namespace eigenflow

@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <exception>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -227,17 +226,7 @@ SubspaceFit<S> fit_subspace_flow(const Matrix<double>& training_rows, const Matr
     if (search.training.on_checkpoint || search.training.resume)
       throw ValueError("fit_subspace_flow: the search does not checkpoint or resume its candidates; leave them unset");
   };
-  if (group) {  // one rank's bad rows end the search on every rank
-    std::exception_ptr failure;
-    try {
-      check_inputs();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    detail::agree_or_throw(*group, failure, "fit_subspace_flow");
-  } else {
-    check_inputs();
-  }
+  detail::check_on_every_rank(group, "fit_subspace_flow", check_inputs);  // one rank's bad rows end the search on every rank
   // Rows of every rank: the training rows' global indices (as train takes them) and the counts.
   std::vector<Index> global_rows = search.training.shard_rows;
   Index training_total = training_rows.rows(), validation_total = validation.rows();

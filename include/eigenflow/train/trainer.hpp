@@ -284,14 +284,8 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
   };
   Index validation_rows = validation_data.rows();  // global
   detail::ShardLayout shards;
+  detail::check_on_every_rank(group, "train", check_inputs);
   if (group) {
-    std::exception_ptr failure;
-    try {
-      check_inputs();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    detail::agree_or_throw(*group, failure, "train");
     Index parameter_values = 0;
     for (const auto* p : parameters) parameter_values += p->value.size();
     const auto seed_high = static_cast<double>(options.seed >> 32), seed_low = static_cast<double>(options.seed & 0xffffffffULL);
@@ -311,8 +305,6 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     double rows = static_cast<double>(validation_rows);
     group->sum(&rows, 1);
     validation_rows = static_cast<Index>(rows);
-  } else {
-    check_inputs();
   }
   const bool validating = validation_rows > 0;
   if (options.patience > 0 && !validating) throw ValueError("train: early stopping needs validation data");

@@ -19,7 +19,6 @@
 #pragma once
 
 #include <cmath>
-#include <exception>
 #include <string>
 
 #include "eigenflow/flows/layer.hpp"
@@ -68,13 +67,7 @@ class BatchNorm : public LayerBase<BatchNorm<S>, S> {
   /// inputs together (pooled_mean_and_variance), refused on every rank when one's are bad.
   void update_statistics(const Matrix<S>& inputs, Communicator* communicator = nullptr) override {
     if (communicator) {
-      std::exception_ptr failure;
-      try {
-        check_statistics_inputs(inputs);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      detail::agree_or_throw(*communicator, failure, "batch_norm.update_statistics");
+      detail::check_on_every_rank(communicator, "batch_norm.update_statistics", [&] { check_statistics_inputs(inputs); });
       const auto [mean, variance] = pooled_mean_and_variance(*communicator, inputs.template cast<double>());
       mean_ = mean.template cast<S>();
       variance_ = variance.template cast<S>();
