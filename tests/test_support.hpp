@@ -52,6 +52,17 @@ struct GridAxis {
   std::vector<double> mid, width;
 };
 
+/// `cells` equal cells on [low, high].
+inline GridAxis uniform_axis(double low, double high, Index cells) {
+  GridAxis axis;
+  const double h = (high - low) / static_cast<double>(cells);
+  for (Index k = 0; k < cells; ++k) {
+    axis.mid.push_back(low + (static_cast<double>(k) + 0.5) * h);
+    axis.width.push_back(h);
+  }
+  return axis;
+}
+
 /// `fine` equal cells on [-inner, inner], then cells of about `coarse` out to ±outer: the
 /// tails, where a density is smooth, need far fewer points than the bulk.
 inline GridAxis graded_axis(double inner, Index fine, double outer = 0, double coarse = 1) {
@@ -68,26 +79,78 @@ inline GridAxis graded_axis(double inner, Index fine, double outer = 0, double c
   return axis;
 }
 
-/// ∫ exp(log_density) over the square the axis spans (both coordinates), by the midpoint rule.
+/// An integral and what it cost: `error_estimate` sums |Q₄ − Q₁| over the accepted cells (below).
+struct Integral {
+  double value = 0, error_estimate = 0;
+  Index evaluations = 0;
+};
+
+/// ∫ exp(log_density) over the square the axis spans (both coordinates), adaptively: each
+/// cell is estimated by its midpoint (Q₁) and by the midpoints of its four quarters (Q₄);
+/// where |Q₄ − Q₁| ≤ cell_tolerance, Q₄ is taken, else the cell is split into its quarters
+/// (whose midpoints are already known) and each is tested again, down to `max_depth` splits.
+/// A flow's density is smooth but for kinks and jumps along curves (leaky ReLU, spline
+/// knots), where a uniform grid needs its finest spacing everywhere: this one spends the
+/// points only along them. Every level is one batch of log_density calls.
 template <class Density>
-double integrate_2d(const Density& log_density, const GridAxis& axis) {
-  const Index n = static_cast<Index>(axis.mid.size());
-  Matrix<double> grid(n * n, 2);
-  ColumnVector<double> area(n * n);
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < n; ++j) {
-      const std::size_t a = static_cast<std::size_t>(i), b = static_cast<std::size_t>(j);
-      grid(i * n + j, 0) = axis.mid[a];
-      grid(i * n + j, 1) = axis.mid[b];
-      area(i * n + j) = axis.width[a] * axis.width[b];
+Integral integrate_2d(const Density& log_density, const GridAxis& x_axis, const GridAxis& y_axis, double cell_tolerance,
+                      int max_depth = 10) {
+  struct Cell {
+    double x, y, width, height, midpoint_rule;
+  };
+  const auto nx = static_cast<Index>(x_axis.mid.size()), ny = static_cast<Index>(y_axis.mid.size());
+  Matrix<double> points(nx * ny, 2);
+  for (Index i = 0; i < nx; ++i)
+    for (Index j = 0; j < ny; ++j) {
+      points(i * ny + j, 0) = x_axis.mid[static_cast<std::size_t>(i)];
+      points(i * ny + j, 1) = y_axis.mid[static_cast<std::size_t>(j)];
     }
-  return (log_density(grid).array().exp() * area.array()).sum();
+  ColumnVector<double> log_p = log_density(points);
+  Integral integral;
+  integral.evaluations = nx * ny;
+  std::vector<Cell> cells;
+  for (Index i = 0; i < nx; ++i)
+    for (Index j = 0; j < ny; ++j) {
+      const double width = x_axis.width[static_cast<std::size_t>(i)], height = y_axis.width[static_cast<std::size_t>(j)];
+      cells.push_back({points(i * ny + j, 0), points(i * ny + j, 1), width, height,
+                       std::exp(log_p(i * ny + j)) * width * height});
+    }
+  for (int depth = 0; !cells.empty(); ++depth) {
+    const auto m = static_cast<Index>(cells.size());
+    points.resize(4 * m, 2);
+    for (Index k = 0; k < m; ++k) {
+      const Cell& cell = cells[static_cast<std::size_t>(k)];
+      for (Index q = 0; q < 4; ++q) {
+        points(4 * k + q, 0) = cell.x + ((q & 1) ? 0.25 : -0.25) * cell.width;
+        points(4 * k + q, 1) = cell.y + ((q & 2) ? 0.25 : -0.25) * cell.height;
+      }
+    }
+    log_p = log_density(points);
+    integral.evaluations += 4 * m;
+    std::vector<Cell> split;
+    for (Index k = 0; k < m; ++k) {
+      const Cell& cell = cells[static_cast<std::size_t>(k)];
+      double quarter[4], four_midpoints = 0;
+      for (Index q = 0; q < 4; ++q)
+        four_midpoints += quarter[q] = std::exp(log_p(4 * k + q)) * cell.width * cell.height / 4;
+      const double difference = std::abs(four_midpoints - cell.midpoint_rule);
+      if (difference <= cell_tolerance || depth == max_depth) {
+        integral.value += four_midpoints;
+        integral.error_estimate += difference;
+      } else {
+        for (Index q = 0; q < 4; ++q)
+          split.push_back({points(4 * k + q, 0), points(4 * k + q, 1), cell.width / 2, cell.height / 2, quarter[q]});
+      }
+    }
+    cells = std::move(split);
+  }
+  return integral;
 }
 
-/// ∫ exp(log_density) over [-half_width, half_width]² by the midpoint rule on cells x cells.
+/// The same over the square the axis spans in both coordinates.
 template <class Density>
-double integrate_2d(const Density& log_density, double half_width, Index cells) {
-  return integrate_2d(log_density, graded_axis(half_width, cells));
+Integral integrate_2d(const Density& log_density, const GridAxis& axis, double cell_tolerance) {
+  return integrate_2d(log_density, axis, axis, cell_tolerance);
 }
 
 /// The message of the FormatError a model document raises when loaded in double, or "no error".
