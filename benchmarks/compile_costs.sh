@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Seconds of compiling per translation unit, the bulk of CI's time (issue 35):
-#   bash benchmarks/compile_costs.sh release|sanitize|sanitize-clang [BUILD_DIR]
-# configures a scratch build like scripts/test.sh does for that stage (sanitize-clang: the
-# same sanitizer flags with clang++), builds what the stage builds with -j 2 through a
+#   bash benchmarks/compile_costs.sh release|sanitize|sanitize-gcc [BUILD_DIR]
+# configures a scratch build like scripts/test.sh does for that stage (sanitize: clang++, as
+# CI; sanitize-gcc: the same sanitizer flags with GCC, CI's compiler until issue 35), builds what the stage builds with -j 2 through a
 # compiler launcher that logs each unit's wall seconds, and prints them, the longest last,
 # with their sum (the stage's compile CPU time on two cores is about half of it in wall time).
 set -euo pipefail
-kind=${1:?release, sanitize or sanitize-clang}
+kind=${1:?release, sanitize or sanitize-gcc}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${2:-$(mktemp -d)/build}
 mkdir -p "$build"
@@ -31,9 +31,9 @@ sanitize=(-DEIGENFLOW_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_C
           "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer")
 case "$kind" in
   release) cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "${common[@]}" >/dev/null; target=all ;;
-  sanitize) cmake -S "$root" -B "$build" "${common[@]}" "${sanitize[@]}" >/dev/null; target=eigenflow_test_binaries ;;
-  sanitize-clang) cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ "${common[@]}" "${sanitize[@]}" >/dev/null; target=eigenflow_test_binaries ;;
-  *) echo "error: unknown kind '$kind' (release, sanitize or sanitize-clang)" >&2; exit 2 ;;
+  sanitize) cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ "${common[@]}" "${sanitize[@]}" >/dev/null; target=eigenflow_test_binaries ;;
+  sanitize-gcc) cmake -S "$root" -B "$build" "${common[@]}" "${sanitize[@]}" >/dev/null; target=eigenflow_test_binaries ;;
+  *) echo "error: unknown kind '$kind' (release, sanitize or sanitize-gcc)" >&2; exit 2 ;;
 esac
 begin=$SECONDS
 cmake --build "$build" -j 2 --target "$target" >"$build/build.log" 2>&1 || echo "(the build failed: $build/build.log)"

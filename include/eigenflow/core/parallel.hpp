@@ -59,5 +59,14 @@ inline constexpr Index row_chunk = 2048;
 
 inline Index chunk_count(Index rows, Index chunk = row_chunk) { return (rows + chunk - 1) / chunk; }
 
+/// Rows first, …, first + count − 1 of m. A matrix with no columns (the empty context of an
+/// unconditional flow) has a null data pointer, which Eigen's middleRows would offset:
+/// undefined behaviour, which clang's UBSan stops on.
+template <class S>
+Matrix<S> middle_rows(const Matrix<S>& m, Index first, Index count) {
+  if (m.cols() == 0) return Matrix<S>(count, 0);
+  return m.middleRows(first, count);
+}
+
 }  // namespace detail
 }  // namespace eigenflow

@@ -95,7 +95,7 @@ class FlowMethods {
     for_each_chunk(x.rows(), [&](Index first, Index count) {
       const Matrix<S> rows = x.middleRows(first, count);
       if (c) {
-        const Matrix<S> rows_c = c->middleRows(first, count);
+        const Matrix<S> rows_c = detail::middle_rows(*c, first, count);
         const Transformed<S> latent = derived().forward(rows, rows_c);
         result.segment(first, count) = derived().base().log_prob(latent.points, derived().context_features(rows_c)) + latent.log_det;
       } else {
@@ -113,7 +113,7 @@ class FlowMethods {
     Samples<S> out{Matrix<S>(z.rows(), z.cols()), std::move(base_log_prob)};
     for_each_chunk(z.rows(), [&](Index first, Index count) {
       const Matrix<S> rows = z.middleRows(first, count);
-      const Transformed<S> data = c ? derived().inverse(rows, Matrix<S>(c->middleRows(first, count))) : derived().inverse(rows);
+      const Transformed<S> data = c ? derived().inverse(rows, detail::middle_rows(*c, first, count)) : derived().inverse(rows);
       out.points.middleRows(first, count) = data.points;
       out.log_prob.segment(first, count) -= data.log_det;
     });

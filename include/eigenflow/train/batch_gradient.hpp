@@ -83,7 +83,7 @@ class BatchGradient {
       const auto slot = static_cast<std::size_t>(w);
       const Index first = first_row(batch.rows(), w, count);
       work.rows[slot] = batch.middleRows(first, work.rows[slot].rows());
-      if (context) work.context_rows[slot] = context->middleRows(first, work.rows[slot].rows());
+      if (context) work.context_rows[slot] = detail::middle_rows(*context, first, work.rows[slot].rows());
     }
     detail::parallel_for(count, static_cast<int>(count), [&](Index w) {
       const auto slot = static_cast<std::size_t>(w);

@@ -21,6 +21,7 @@
 
 #include "eigenflow/autodiff/parameter.hpp"
 #include "eigenflow/core/error.hpp"
+#include "eigenflow/core/parallel.hpp"
 #include "eigenflow/core/types.hpp"
 #include "eigenflow/data/preprocess.hpp"
 #include "eigenflow/train/batch_gradient.hpp"
@@ -195,7 +196,7 @@ double chunked_gradient(Communicator& communicator, Flow& flow, const ParameterL
     const Index first = k * chunk, count = std::min(chunk, rows - first);
     for (auto* p : parameters) p->zero_grad();
     const Matrix<S> x = batch.middleRows(first, count);
-    const double loss = context ? gradient(flow, x, Matrix<S>(context->middleRows(first, count))) : gradient(flow, x);
+    const double loss = context ? gradient(flow, x, detail::middle_rows(*context, first, count)) : gradient(flow, x);
     const double share = static_cast<double>(count) / static_cast<double>(rows);
     for (const auto* p : parameters)
       for (Index i = 0; i < p->grad.size(); ++i) mine.push_back(static_cast<double>(p->grad.data()[i]) * share);

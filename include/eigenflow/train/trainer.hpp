@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "eigenflow/core/checks.hpp"
+#include "eigenflow/core/parallel.hpp"
 #include "eigenflow/core/random.hpp"
 #include "eigenflow/data/shuffle.hpp"
 #include "eigenflow/flows/dequantization.hpp"
@@ -223,7 +224,7 @@ double total_nll(const Flow& flow, const Matrix<S>& data, const Matrix<S>* conte
   for (Index first = 0; first < data.rows(); first += chunk) {
     const Index count = std::min(chunk, data.rows() - first);
     const Matrix<S> rows = data.middleRows(first, count);
-    if (context) total -= flow.log_prob(rows, Matrix<S>(context->middleRows(first, count))).template cast<double>().sum();
+    if (context) total -= flow.log_prob(rows, detail::middle_rows(*context, first, count)).template cast<double>().sum();
     else total -= flow.log_prob(rows).template cast<double>().sum();
   }
   return total;
@@ -394,7 +395,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
     if (chunked) {
       const std::vector<double> all = detail::values_by_chunks(*group, validation_rows, options.chunk_rows, [&](Index first, Index count) {
         const Matrix<S> rows = all_validation.middleRows(first, count);
-        const Matrix<S> rows_context = validation_context ? Matrix<S>(all_validation_context.middleRows(first, count)) : Matrix<S>();
+        const Matrix<S> rows_context = validation_context ? detail::middle_rows(all_validation_context, first, count) : Matrix<S>();
         const ColumnVector<S> log_p = detail::log_prob_given(flow, rows, validation_context ? &rows_context : nullptr);
         std::vector<double> out(static_cast<std::size_t>(count));
         for (Index i = 0; i < count; ++i) out[static_cast<std::size_t>(i)] = static_cast<double>(log_p(i));
@@ -462,7 +463,7 @@ TrainResult train_loop(Flow& flow, Optimizer<S>& optimizer, const Matrix<S>& tra
         const bool mine = local >= 0;
         if (mine) {
           points.row(k) = train_data.row(local);
-          if (train_context) context.row(k) = train_context->row(local);
+          if (train_context && context.cols() > 0) context.row(k) = train_context->row(local);
         }
         if (jittering)
           for (Index j = 0; j < points.cols(); ++j) {
