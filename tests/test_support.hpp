@@ -55,8 +55,8 @@ struct GridAxis {
 /// `cells` equal cells on [low, high].
 inline GridAxis uniform_axis(double low, double high, Index cells) {
   GridAxis axis;
-  const double h = (high - low) / static_cast<double>(cells);
   for (Index k = 0; k < cells; ++k) {
+    const double h = (high - low) / static_cast<double>(cells);
     axis.mid.push_back(low + (static_cast<double>(k) + 0.5) * h);
     axis.width.push_back(h);
   }
@@ -66,16 +66,12 @@ inline GridAxis uniform_axis(double low, double high, Index cells) {
 /// `fine` equal cells on [-inner, inner], then cells of about `coarse` out to ±outer: the
 /// tails, where a density is smooth, need far fewer points than the bulk.
 inline GridAxis graded_axis(double inner, Index fine, double outer = 0, double coarse = 1) {
-  GridAxis axis;
   const Index tail = outer > inner ? static_cast<Index>(std::ceil((outer - inner) / coarse)) : 0;
-  const double h = 2 * inner / static_cast<double>(fine), t = tail > 0 ? (outer - inner) / static_cast<double>(tail) : 0;
-  auto cell = [&axis](double mid, double width) {
-    axis.mid.push_back(mid);
-    axis.width.push_back(width);
-  };
-  for (Index k = tail; k-- > 0;) cell(-inner - (static_cast<double>(k) + 0.5) * t, t);
-  for (Index k = 0; k < fine; ++k) cell(-inner + (static_cast<double>(k) + 0.5) * h, h);
-  for (Index k = 0; k < tail; ++k) cell(inner + (static_cast<double>(k) + 0.5) * t, t);
+  GridAxis axis = uniform_axis(-outer, -inner, tail);
+  for (const GridAxis& part : {uniform_axis(-inner, inner, fine), uniform_axis(inner, outer, tail)}) {
+    axis.mid.insert(axis.mid.end(), part.mid.begin(), part.mid.end());
+    axis.width.insert(axis.width.end(), part.width.begin(), part.width.end());
+  }
   return axis;
 }
 
