@@ -218,7 +218,7 @@ TEST_CASE("projection pursuit finds the non-Gaussian directions first, and retur
     sources(i, 0) = std::sqrt(3.0) * rng.uniform(-1, 1);
     sources(i, 1) = (rng.uniform(0, 1) < 0.5 ? -0.95 : 0.95) + 0.3 * rng.normal();
   }
-  const Matrix<double> rotation = detail::random_rotation<double>(dim, rng);
+  const Matrix<double> rotation = detail::random_rotation(dim, rng);
   const Matrix<double> rows = sources * rotation.transpose();  // row i: R·s_i
   const PursuitDirections found = projection_pursuit(rows, rng);
   INFO("orthogonality " << (found.rotation * found.rotation.transpose() - Matrix<double>::Identity(dim, dim)).cwiseAbs().maxCoeff());

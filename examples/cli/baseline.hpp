@@ -3,6 +3,8 @@
 
 #include <eigenflow/eigenflow.hpp>
 
+#include <Eigen/QR>
+
 #include <cstdio>
 
 #include "options.hpp"

@@ -8,9 +8,10 @@
 // header declares the float and double instantiations below `extern
 // template`, and a file that includes eigenflow.hpp leaves them to the
 // library (LayerBase's verbs are defined out of the class for this: extern
-// template does not hold back inline functions). Results are identical; a
-// file that does not define EIGENFLOW_PREBUILT compiles everything itself,
-// as before.
+// template does not hold back inline functions). The library's costly
+// non-template code is compiled there too (core/compiled.hpp). Results are
+// identical; a file that does not define EIGENFLOW_PREBUILT compiles
+// everything itself, as before.
 #pragma once
 
 #include "eigenflow/flows/additive_coupling.hpp"

@@ -7,8 +7,8 @@
 #pragma once
 
 #include <cmath>
-#include <string>
 
+#include "eigenflow/core/compiled.hpp"
 #include "eigenflow/core/error.hpp"
 #include "eigenflow/core/types.hpp"
 
@@ -16,28 +16,17 @@ namespace eigenflow {
 
 class LinearMixing {
  public:
-  explicit LinearMixing(Index dim) : rotation_(Matrix<double>::Identity(dim, dim)), scales_(dim) {
-    if (dim < 2) throw ValueError("LinearMixing: the dimension must be at least 2, found " + std::to_string(dim));
-    for (Index i = 0; i + 1 < dim; ++i) {
-      const double theta = M_PI / 3 + static_cast<double>(i) * M_PI / 7;
-      Matrix<double> givens = Matrix<double>::Identity(dim, dim);
-      givens(i, i) = givens(i + 1, i + 1) = std::cos(theta);
-      givens(i, i + 1) = -std::sin(theta);
-      givens(i + 1, i) = std::sin(theta);
-      rotation_ = givens * rotation_;
-    }
-    for (Index j = 0; j < dim; ++j) scales_(j) = std::exp2(static_cast<double>(j) / static_cast<double>(dim - 1));
-  }
+  explicit LinearMixing(Index dim);
 
   Index dim() const { return scales_.size(); }
   /// A = R·diag(σ).
-  Matrix<double> matrix() const { return rotation_ * scales_.asDiagonal(); }
+  Matrix<double> matrix() const;
   /// log|det A| = Σ_j log σ_j.
   double log_abs_det() const { return scales_.array().log().sum(); }
   /// Rows s to rows x = (A·s)ᵀ.
-  Matrix<double> mix(const Matrix<double>& s) const { return s * matrix().transpose(); }
+  Matrix<double> mix(const Matrix<double>& s) const;
   /// Rows x to rows s = (diag(1/σ)·Rᵀ·x)ᵀ.
-  Matrix<double> unmix(const Matrix<double>& x) const { return (x * rotation_) * scales_.cwiseInverse().asDiagonal(); }
+  Matrix<double> unmix(const Matrix<double>& x) const;
 
  private:
   Matrix<double> rotation_;
@@ -45,3 +34,7 @@ class LinearMixing {
 };
 
 }  // namespace eigenflow
+
+#ifndef EIGENFLOW_PREBUILT
+#include "eigenflow/data/linear_mixing_impl.hpp"
+#endif

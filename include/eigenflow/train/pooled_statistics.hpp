@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "eigenflow/core/compiled.hpp"
 #include "eigenflow/core/error.hpp"
 #include "eigenflow/core/types.hpp"
 #include "eigenflow/data/preprocess.hpp"
@@ -53,16 +54,7 @@ inline Standardization pooled_moments(Communicator& communicator, const Matrix<d
 /// Collective: the maximum-likelihood covariance of every rank's rows together,
 /// Σ = (1/N) Σ_i (x_i − μ)ᵀ(x_i − μ) with μ their mean, as FullCovarianceGaussian::fit
 /// gives in one process up to the order of the sums.
-inline Matrix<double> pooled_covariance(Communicator& communicator, const Matrix<double>& shard) {
-  const auto [mean, rows] = pooled_mean(communicator, shard);
-  if (!(rows > static_cast<double>(shard.cols())))
-    throw ValueError("pooled_covariance: needs more rows than columns (" + std::to_string(shard.cols()) + "), found " +
-                     std::to_string(static_cast<long long>(rows)));
-  const Matrix<double> centred = shard.rowwise() - mean;
-  Matrix<double> products = centred.transpose() * centred;
-  communicator.sum(products.data(), static_cast<std::size_t>(products.size()));
-  return products / rows;
-}
+Matrix<double> pooled_covariance(Communicator& communicator, const Matrix<double>& shard);
 
 /// Collective: Standardization::fit of every rank's rows together (pooled_moments),
 /// refusing constant columns as it does.
@@ -74,3 +66,7 @@ inline Standardization fit_standardization(Communicator& communicator, const Mat
 }
 
 }  // namespace eigenflow
+
+#ifndef EIGENFLOW_PREBUILT
+#include "eigenflow/train/pooled_statistics_impl.hpp"
+#endif

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "eigenflow/core/compiled.hpp"
 #include "eigenflow/data/preprocess.hpp"
 #include "eigenflow/flows/flow_stack.hpp"
 #include "eigenflow/flows/linear/lu_linear.hpp"
@@ -117,10 +118,8 @@ inline std::vector<Index> subspace_ladder(Index dim) {
 namespace detail {
 /// R's start at the projection-pursuit directions of the rows after subspace_flow's first
 /// maps: standardised, then whitened by W.
-inline Matrix<double> pursuit_rotation(const Matrix<double>& standardized, const Matrix<double>& whitening, Random& rng,
-                                       const ProjectionPursuitOptions& options) {
-  return projection_pursuit(standardized * whitening.transpose(), rng, options).rotation;
-}
+Matrix<double> pursuit_rotation(const Matrix<double>& standardized, const Matrix<double>& whitening, Random& rng,
+                                const ProjectionPursuitOptions& options);
 
 /// fit_subspace_flow's start of R, found once for every candidate: the projection-pursuit
 /// directions of the rows projection_pursuit indexes — all N training rows, or its random
@@ -129,34 +128,9 @@ inline Matrix<double> pursuit_rotation(const Matrix<double>& standardized, const
 /// every rank gathers those rows in that order, so every rank and one process compute the
 /// directions from the same bits: the search picks the best of several restarts, and a
 /// rounding difference in its input can change which (tests/mpi).
-inline Matrix<double> pursuit_start(const Matrix<double>& training_rows, Communicator* communicator,
-                                    const std::vector<Index>& global_rows, Index total_rows, Random& rng,
-                                    const ProjectionPursuitOptions& options) {
-  std::vector<Index> chosen(static_cast<std::size_t>(total_rows));
-  std::iota(chosen.begin(), chosen.end(), Index(0));
-  if (total_rows > options.max_rows) {  // projection_pursuit's own subset
-    rng.shuffle(chosen.begin(), chosen.end());
-    chosen.resize(static_cast<std::size_t>(options.max_rows));
-  }
-  Matrix<double> rows;
-  if (communicator) {
-    std::vector<Index> place(static_cast<std::size_t>(total_rows), -1);  // global row → its place among the chosen
-    for (std::size_t k = 0; k < chosen.size(); ++k) place[static_cast<std::size_t>(chosen[k])] = static_cast<Index>(k);
-    std::vector<Index> mine, positions;
-    for (std::size_t i = 0; i < global_rows.size(); ++i)
-      if (place[static_cast<std::size_t>(global_rows[i])] >= 0) {
-        mine.push_back(static_cast<Index>(i));
-        positions.push_back(place[static_cast<std::size_t>(global_rows[i])]);
-      }
-    const Matrix<double> sent = select_rows(training_rows, mine, 0, mine.size());
-    Matrix<double> no_context;
-    gather_batch(*communicator, static_cast<Index>(chosen.size()), positions, sent, Matrix<double>(sent.rows(), 0), rows, no_context);
-  } else {
-    rows = select_rows(training_rows, chosen, 0, chosen.size());
-  }
-  const Matrix<double> standardized = Standardization::fit(rows).apply(rows);
-  return pursuit_rotation(standardized, zca_whitening<double>(standardized).weight(), rng, options);  // (no subset left to draw)
-}
+Matrix<double> pursuit_start(const Matrix<double>& training_rows, Communicator* communicator,
+                             const std::vector<Index>& global_rows, Index total_rows, Random& rng,
+                             const ProjectionPursuitOptions& options);
 }  // namespace detail
 
 /// The untrained model of k active coordinates for these training rows (raw units):
@@ -316,3 +290,7 @@ SubspaceFit<S> fit_subspace_flow(const Matrix<double>& training_rows, const Matr
 }
 
 }  // namespace eigenflow
+
+#ifndef EIGENFLOW_PREBUILT
+#include "eigenflow/train/subspace_fit_impl.hpp"
+#endif

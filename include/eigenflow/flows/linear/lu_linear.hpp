@@ -23,11 +23,10 @@
 #include <utility>
 #include <vector>
 
-#include <Eigen/Eigenvalues>
 #include <Eigen/LU>
-#include <Eigen/QR>
 
 #include "eigenflow/autodiff/solve_ops.hpp"
+#include "eigenflow/core/compiled.hpp"
 #include "eigenflow/core/random.hpp"
 #include "eigenflow/distributions/full_covariance_gaussian.hpp"
 #include "eigenflow/flows/layer.hpp"
@@ -37,16 +36,20 @@ namespace eigenflow {
 
 namespace detail {
 /// A Haar-distributed random rotation of R^dim: Q of a Gaussian matrix's QR, signs fixed by R's diagonal.
-template <class S>
-Matrix<S> random_rotation(Index dim, Random& rng) {
-  const Matrix<double> gaussian = rng.normal_matrix<double>(dim, dim);
-  const Eigen::HouseholderQR<Matrix<double>> qr(gaussian);
-  Matrix<double> q = qr.householderQ();
-  const Matrix<double> r = qr.matrixQR().template triangularView<Eigen::Upper>();
-  for (Index j = 0; j < dim; ++j)
-    if (r(j, j) < 0) q.col(j) *= -1;
-  return q.cast<S>();
-}
+Matrix<double> random_rotation(Index dim, Random& rng);
+
+/// LuLinear::factorize's factors of W, in double: P·W = L·U by partial pivoting (Eigen),
+/// perm the rows of P_ours = Pᵀ, `factors` L's strict lower and U's strict upper part,
+/// sign·exp(log|s|) U's diagonal. A singular or non-finite W is refused.
+struct LuFactors {
+  std::vector<Index> perm;
+  Matrix<double> factors;
+  RowVector<double> sign, log_abs_s;
+};
+LuFactors lu_factors(const Matrix<double>& w);
+
+/// Σ^(−1/2) of a symmetric positive definite Σ, by its eigendecomposition; refuses a singular one.
+Matrix<double> inverse_square_root(const Matrix<double>& covariance);
 }  // namespace detail
 
 template <class S>
@@ -80,28 +83,14 @@ class LuLinear : public LayerBase<LuLinear<S>, S> {
   /// W a random rotation, factorised (so it starts orthogonal: log-det 0).
   static LuLinear random(Index dim, Random& rng) {
     detail::require_positive_dim("LuLinear::random", dim);
-    return factorize(detail::random_rotation<double>(dim, rng));
+    return factorize(detail::random_rotation(dim, rng));
   }
 
   /// The layer whose W is the given invertible matrix: P·W = L·U with partial pivoting
   /// (Eigen), so P_ours = Pᵀ. A singular or non-finite W is refused.
   static LuLinear factorize(const Matrix<double>& w) {
-    const Index dim = w.rows();
-    detail::require_positive_dim("LuLinear::factorize", dim);
-    if (w.cols() != dim) throw ShapeError("LuLinear::factorize: W must be square, found " + std::to_string(dim) + "x" +
-                                          std::to_string(w.cols()));
-    if (!w.allFinite()) throw ValueError("LuLinear::factorize: W must be finite");
-    const Eigen::PartialPivLU<Matrix<double>> lu(w);
-    const Matrix<double> p = lu.permutationP().transpose() * Matrix<double>::Identity(dim, dim);
-    std::vector<Index> perm(static_cast<std::size_t>(dim));
-    for (Index i = 0; i < dim; ++i) p.row(i).maxCoeff(&perm[static_cast<std::size_t>(i)]);
-    const Matrix<double>& factors = lu.matrixLU();
-    const RowVector<double> diagonal = factors.diagonal().transpose();
-    if (!(diagonal.array() != 0).all()) throw ValueError("LuLinear::factorize: W is singular");
-    const RowVector<double> sign = diagonal.unaryExpr([](double v) { return v < 0 ? -1.0 : 1.0; });
-    const RowVector<double> log_abs_s = diagonal.array().abs().log().matrix();
-    return LuLinear(std::move(perm), factors.template cast<S>(), factors.template cast<S>(), sign.template cast<S>(),
-                    log_abs_s.template cast<S>());
+    detail::LuFactors lu = detail::lu_factors(w);
+    return LuLinear(std::move(lu.perm), lu.factors.cast<S>(), lu.factors.cast<S>(), lu.sign.cast<S>(), lu.log_abs_s.cast<S>());
   }
 
   Index dim() const override { return static_cast<Index>(perm_.size()); }
@@ -173,7 +162,7 @@ class DenseLinear : public LayerBase<DenseLinear<S>, S> {
                        ", largest " + std::to_string(double(pivots.maxCoeff())) + ")");
     weight_ = Parameter<S>("dense_linear.weight", weight);
   }
-  static DenseLinear random(Index dim, Random& rng) { return DenseLinear(detail::random_rotation<S>(dim, rng)); }
+  static DenseLinear random(Index dim, Random& rng) { return DenseLinear(detail::random_rotation(dim, rng).cast<S>()); }
 
   Index dim() const override { return weight_.value.rows(); }
   std::string type() const override { return "dense_linear"; }
@@ -213,13 +202,11 @@ LuLinear<S> zca_whitening(const Matrix<double>& rows) {
 /// The same map from the rows' covariance Σ itself (pooled over ranks, say: pooled_covariance).
 template <class S>
 LuLinear<S> zca_whitening_of_covariance(const Matrix<double>& covariance) {
-  detail::require_finite("zca_whitening: the covariance", covariance);
-  const Eigen::SelfAdjointEigenSolver<Matrix<double>> eigen(covariance);
-  const Eigen::VectorXd values = eigen.eigenvalues();
-  if (eigen.info() != Eigen::Success || !(values.minCoeff() > 1e-12 * values.maxCoeff()))
-    throw ValueError("zca_whitening: the covariance is singular (a constant or linearly dependent column)");
-  const Matrix<double> w = eigen.eigenvectors() * values.array().rsqrt().matrix().asDiagonal() * eigen.eigenvectors().transpose();
-  return LuLinear<S>::factorize(w);
+  return LuLinear<S>::factorize(detail::inverse_square_root(covariance));
 }
 
 }  // namespace eigenflow
+
+#ifndef EIGENFLOW_PREBUILT
+#include "eigenflow/flows/linear/lu_linear_impl.hpp"
+#endif
