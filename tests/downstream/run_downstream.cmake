@@ -1,6 +1,6 @@
-# Installs eigenflow into a scratch prefix and builds downstream/ against it,
-# first through find_package(eigenflow CONFIG), then through add_subdirectory.
-file(REMOVE_RECURSE ${WORK_DIR})
+# Builds downstream/ against eigenflow: installed into a scratch prefix and found
+# through find_package(eigenflow CONFIG) (MODE=package), or through add_subdirectory
+# (MODE=subdirectory).
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE status)
   if(NOT status EQUAL 0)
@@ -8,19 +8,22 @@ function(run)
   endif()
 endfunction()
 
-set(prefix ${WORK_DIR}/prefix)
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/library -G ${GENERATOR}
-    -DEIGENFLOW_BUILD_TESTS=OFF -DEIGENFLOW_BUILD_EXAMPLES=OFF -DEIGENFLOW_BUILD_BENCHMARKS=OFF
-    -DCMAKE_INSTALL_PREFIX=${prefix})
-run(${CMAKE_COMMAND} --install ${WORK_DIR}/library)
-
-foreach(mode package subdirectory)
-  if(mode STREQUAL "package")
-    set(extra -DCMAKE_PREFIX_PATH=${prefix})
-  else()
-    set(extra -DUSE_SUBDIRECTORY=ON -DEIGENFLOW_SOURCE=${SOURCE_DIR})
-  endif()
-  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/downstream -B ${WORK_DIR}/${mode} -G ${GENERATOR} ${extra})
-  run(${CMAKE_COMMAND} --build ${WORK_DIR}/${mode})
-  run(${WORK_DIR}/${mode}/app)
-endforeach()
+# MODE: package (install, then find_package) or subdirectory; two ctest entries, so
+# that they run side by side.
+set(work ${WORK_DIR}/${MODE})
+file(REMOVE_RECURSE ${work})
+if(MODE STREQUAL "package")
+  set(prefix ${work}/prefix)
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${work}/library -G ${GENERATOR}
+      -DEIGENFLOW_BUILD_TESTS=OFF -DEIGENFLOW_BUILD_EXAMPLES=OFF -DEIGENFLOW_BUILD_BENCHMARKS=OFF
+      -DCMAKE_INSTALL_PREFIX=${prefix})
+  run(${CMAKE_COMMAND} --install ${work}/library)
+  set(extra -DCMAKE_PREFIX_PATH=${prefix})
+elseif(MODE STREQUAL "subdirectory")
+  set(extra -DUSE_SUBDIRECTORY=ON -DEIGENFLOW_SOURCE=${SOURCE_DIR})
+else()
+  message(FATAL_ERROR "MODE must be package or subdirectory, found '${MODE}'")
+endif()
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/downstream -B ${work}/app -G ${GENERATOR} ${extra})
+run(${CMAKE_COMMAND} --build ${work}/app)
+run(${work}/app/app)

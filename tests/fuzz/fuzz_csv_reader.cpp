@@ -1,6 +1,6 @@
 // libFuzzer target: any bytes as a CSV file. Reading must either succeed or
 // throw eigenflow::Error naming the line; a table read is finite and rectangular.
-#include <eigenflow/eigenflow.hpp>
+#include <eigenflow/data/csv.hpp>
 
 #include <cstdint>
 #include <cstdlib>

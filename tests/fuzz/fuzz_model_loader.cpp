@@ -2,7 +2,7 @@
 // or throw eigenflow::Error (FormatError with a JSON path); a loaded model is
 // then evaluated, sampled (a conditional one at random contexts) and saved
 // again, all without crashing.
-#include <eigenflow/eigenflow.hpp>
+#include <eigenflow/io/model_file.hpp>
 
 #include <cstdint>
 #include <string>
