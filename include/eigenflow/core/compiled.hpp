@@ -5,8 +5,8 @@
 //   EIGENFLOW_PREBUILT         the headers only declare them; src/prebuilt/compiled.cpp
 //                              defines them once, in eigenflow::prebuilt
 // A unit that holds such a definition compiles it, and instantiates every template it
-// calls, whether the unit calls it or not: a third (clang) to over half (GCC -O3) of an
-// empty unit's compile time (benchmarks/README.md, "Stop 52").
+// calls, whether the unit calls it or not: over half of an empty unit's compile time,
+// under GCC and clang alike (benchmarks/README.md, "Stop 52").
 #pragma once
 
 /// `inline` in a header-only build; empty in the one unit that compiles the definitions.
