@@ -8,8 +8,7 @@ function(run)
   endif()
 endfunction()
 
-# MODE: package (install, then find_package) or subdirectory; two ctest entries, so
-# that they run side by side.
+# (one ctest entry per mode, so that the two run side by side)
 set(work ${WORK_DIR}/${MODE})
 file(REMOVE_RECURSE ${work})
 if(MODE STREQUAL "package")

@@ -39,8 +39,8 @@ namespace detail {
 Matrix<double> random_rotation(Index dim, Random& rng);
 
 /// LuLinear::factorize's factors of W, in double: P·W = L·U by partial pivoting (Eigen),
-/// perm the rows of P_ours = Pᵀ, `factors` L's strict lower and U's strict upper part,
-/// sign·exp(log|s|) U's diagonal. A singular or non-finite W is refused.
+/// perm the rows of P_ours = Pᵀ, `factors` Eigen's packed LU (L's strict lower part, U on
+/// and above the diagonal), U's diagonal = sign·exp(log|s|). A singular or non-finite W is refused.
 struct LuFactors {
   std::vector<Index> perm;
   Matrix<double> factors;
@@ -90,7 +90,8 @@ class LuLinear : public LayerBase<LuLinear<S>, S> {
   /// (Eigen), so P_ours = Pᵀ. A singular or non-finite W is refused.
   static LuLinear factorize(const Matrix<double>& w) {
     detail::LuFactors lu = detail::lu_factors(w);
-    return LuLinear(std::move(lu.perm), lu.factors.cast<S>(), lu.factors.cast<S>(), lu.sign.cast<S>(), lu.log_abs_s.cast<S>());
+    const Matrix<S> factors = lu.factors.cast<S>();  // L below the diagonal, U above it
+    return LuLinear(std::move(lu.perm), factors, factors, lu.sign.cast<S>(), lu.log_abs_s.cast<S>());
   }
 
   Index dim() const override { return static_cast<Index>(perm_.size()); }
